@@ -1,0 +1,1 @@
+//! PLACEHOLDER (being written): civil dates, RFC 3339, local day boundaries.

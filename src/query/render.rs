@@ -1,0 +1,1 @@
+//! PLACEHOLDER (being written): plans back to FetchXML and OData text.
