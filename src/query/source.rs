@@ -53,7 +53,10 @@ impl MemorySource {
                 match row {
                     Value::Object(o) => out.push(o),
                     _ => {
-                        return Err(Error::new(ErrorCode::InvalidJson, format!("row {i} of '{table}' must be an object")))
+                        return Err(Error::new(
+                            ErrorCode::InvalidJson,
+                            format!("row {i} of '{table}' must be an object"),
+                        ))
                     }
                 }
             }

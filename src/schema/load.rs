@@ -9,8 +9,8 @@ impl Schema {
     /// Reads `GET EntityDefinitions?$expand=Attributes,ManyToOneRelationships,OneToManyRelationships` output:
     /// `{"value": [...]}`, a bare array, or a single table object. Unknown fields are ignored.
     pub fn from_json(text: &str) -> Result<Schema> {
-        let doc: Value = serde_json::from_str(text)
-            .map_err(|e| Error::schema(format!("the schema is not valid JSON: {e}")))?;
+        let doc: Value =
+            serde_json::from_str(text).map_err(|e| Error::schema(format!("the schema is not valid JSON: {e}")))?;
         Schema::from_value(&doc)
     }
 
@@ -38,9 +38,7 @@ fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 fn req_str(v: &Value, key: &str, what: &str) -> Result<String> {
-    str_field(v, key)
-        .map(str::to_string)
-        .ok_or_else(|| Error::schema(format!("{what} has no string \"{key}\"")))
+    str_field(v, key).map(str::to_string).ok_or_else(|| Error::schema(format!("{what} has no string \"{key}\"")))
 }
 
 fn bool_field(v: &Value, key: &str, default: bool) -> bool {
@@ -142,7 +140,9 @@ fn read_relationships(v: &Value, key: &str, table: &str) -> Result<Vec<Relations
             referenced_attribute: req_str(r, "ReferencedAttribute", &what)?.to_ascii_lowercase(),
             referencing_entity: req_str(r, "ReferencingEntity", &what)?.to_ascii_lowercase(),
             referencing_attribute: req_str(r, "ReferencingAttribute", &what)?.to_ascii_lowercase(),
-            referenced_navigation: str_field(r, "ReferencedEntityNavigationPropertyName").unwrap_or(&schema_name).to_string(),
+            referenced_navigation: str_field(r, "ReferencedEntityNavigationPropertyName")
+                .unwrap_or(&schema_name)
+                .to_string(),
             referencing_navigation: str_field(r, "ReferencingEntityNavigationPropertyName")
                 .unwrap_or(&schema_name)
                 .to_string(),

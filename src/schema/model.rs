@@ -282,10 +282,7 @@ impl TableDef {
 
     /// A relationship of this table (either side) by schema name, case-insensitive.
     pub fn relationship(&self, schema_name: &str) -> Option<&Relationship> {
-        self.many_to_one
-            .iter()
-            .chain(self.one_to_many.iter())
-            .find(|r| r.schema_name.eq_ignore_ascii_case(schema_name))
+        self.many_to_one.iter().chain(self.one_to_many.iter()).find(|r| r.schema_name.eq_ignore_ascii_case(schema_name))
     }
 
     /// A navigation property of this table: a single-valued one (this table holds the lookup) or a
@@ -294,10 +291,7 @@ impl TableDef {
         if let Some(r) = self.many_to_one.iter().find(|r| r.referencing_navigation.eq_ignore_ascii_case(name)) {
             return Some((r, false));
         }
-        self.one_to_many
-            .iter()
-            .find(|r| r.referenced_navigation.eq_ignore_ascii_case(name))
-            .map(|r| (r, true))
+        self.one_to_many.iter().find(|r| r.referenced_navigation.eq_ignore_ascii_case(name)).map(|r| (r, true))
     }
 }
 

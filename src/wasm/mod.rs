@@ -1,0 +1,1 @@
+//! The browser binding: the engine's functions exported to JavaScript with wasm-bindgen.
