@@ -12,6 +12,6 @@ pub mod query;
 pub mod schema;
 
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;
 
 pub use error::{Error, ErrorCode, Result};

@@ -1,1 +1,11 @@
-//! The browser binding: the engine's functions exported to JavaScript with wasm-bindgen.
+//! The browser binding: the engine exported to JavaScript with wasm-bindgen.
+//!
+//! This tree is the only place that knows about JavaScript. It converts values at the boundary
+//! (`serde-wasm-bindgen`, maps as plain objects) and turns every engine [`Error`](crate::Error) into a real JS
+//! `Error` carrying a stable `errorCode` ([`error::to_js`]).
+
+mod context;
+mod engine;
+
+pub use engine::Engine;
+mod error;
