@@ -38,12 +38,15 @@ impl DataverseProfile {
 /// name and table names, so the output is stable. Relationship schema names become `relationshipid`s (the
 /// relationship's `MetadataId` in `schema`); an unknown relationship is an error naming the item.
 pub fn to_dataverse_json(profile: &Profile, schema: &Schema) -> Result<DataverseProfile, Error> {
-    let profile_id = profile.id.clone().unwrap_or_else(|| derived_guid(&format!("mobileofflineprofile:{}", profile.name)));
+    let profile_id =
+        profile.id.clone().unwrap_or_else(|| derived_guid(&format!("mobileofflineprofile:{}", profile.name)));
     let mut items = Vec::new();
     let mut associations = Vec::new();
     for (index, item) in profile.items.iter().enumerate() {
-        let item_id =
-            item.id.clone().unwrap_or_else(|| derived_guid(&format!("mobileofflineprofileitem:{profile_id}:{}", item.table)));
+        let item_id = item
+            .id
+            .clone()
+            .unwrap_or_else(|| derived_guid(&format!("mobileofflineprofileitem:{profile_id}:{}", item.table)));
         let own = match &item.filter {
             ItemFilter::Ownership(o) => *o,
             _ => Ownership::default(),
@@ -105,9 +108,8 @@ impl Profile {
     /// `mobileofflineprofile` row (associations nested in each item under
     /// `MobileOfflineProfileItem_MobileOfflineProfileItemAssociation`, if any), or a `{"value": [row]}` collection.
     pub fn from_dataverse_json(text: &str, schema: &Schema) -> Result<Profile, Vec<Error>> {
-        let doc: Value = serde_json::from_str(text).map_err(|e| {
-            vec![Error::new(ErrorCode::InvalidJson, format!("the profile is not valid JSON: {e}"))]
-        })?;
+        let doc: Value = serde_json::from_str(text)
+            .map_err(|e| vec![Error::new(ErrorCode::InvalidJson, format!("the profile is not valid JSON: {e}"))])?;
         Profile::from_dataverse_value(&doc, schema)
     }
 
@@ -182,7 +184,8 @@ fn read_item(index: usize, v: &Value, associations: &[Value], schema: &Schema) -
     let Value::Object(obj) = v else {
         return Err(vec![Error::profile(format!("{}: each item must be an object", item_label(index, "")))]);
     };
-    let table = obj.get("selectedentitytypecode").and_then(Value::as_str).unwrap_or_default().trim().to_ascii_lowercase();
+    let table =
+        obj.get("selectedentitytypecode").and_then(Value::as_str).unwrap_or_default().trim().to_ascii_lowercase();
     let label = item_label(index, &table);
     let mut errors = Vec::new();
     let mut err = |msg: String| errors.push(Error::profile(format!("{label}: {msg}")));
@@ -208,7 +211,10 @@ fn read_item(index: usize, v: &Value, associations: &[Value], schema: &Schema) -
         other => {
             err(format!(
                 "\"recorddistributioncriteria\" must be 0 (related), 1 (all), 2 (other) or 3 (custom), not {}",
-                other.map_or_else(|| obj.get("recorddistributioncriteria").cloned().unwrap_or(Value::Null).to_string(), |n| n.to_string())
+                other.map_or_else(
+                    || obj.get("recorddistributioncriteria").cloned().unwrap_or(Value::Null).to_string(),
+                    |n| n.to_string()
+                )
             ));
             None
         }

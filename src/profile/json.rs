@@ -19,9 +19,8 @@ impl Profile {
     /// Reads the plain JSON form. Every problem found is returned, each naming the item (`items[3] (account): ...`).
     /// The result is not validated against a schema: see [`Profile::validate`].
     pub fn from_json(text: &str) -> Result<Profile, Vec<Error>> {
-        let doc: Value = serde_json::from_str(text).map_err(|e| {
-            vec![Error::new(ErrorCode::InvalidJson, format!("the profile is not valid JSON: {e}"))]
-        })?;
+        let doc: Value = serde_json::from_str(text)
+            .map_err(|e| vec![Error::new(ErrorCode::InvalidJson, format!("the profile is not valid JSON: {e}"))])?;
         Profile::from_json_value(&doc)
     }
 
@@ -121,7 +120,10 @@ fn item_to_json(item: &ProfileItem) -> Value {
 
 fn read_item(index: usize, v: &Value) -> Result<ProfileItem, Vec<Error>> {
     let Value::Object(obj) = v else {
-        return Err(vec![Error::profile(format!("{}: each item must be an object with a \"table\"", item_label(index, "")))]);
+        return Err(vec![Error::profile(format!(
+            "{}: each item must be an object with a \"table\"",
+            item_label(index, "")
+        ))]);
     };
     let table = match obj.get("table") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_ascii_lowercase(),
@@ -224,8 +226,8 @@ fn read_filter(f: &Value) -> Result<ItemFilter, String> {
                             "businessunit" | "business_unit" | "mybusinessunit" => own.business_unit = true,
                             other => {
                                 return Err(format!(
-                                    "unknown owner \"{other}\" in \"ownership\": use \"me\", \"teams\", \"businessunit\""
-                                ))
+                                "unknown owner \"{other}\" in \"ownership\": use \"me\", \"teams\", \"businessunit\""
+                            ))
                             }
                         }
                     }

@@ -190,7 +190,11 @@ fn check(profile: &Profile, schema: &Schema) -> (Vec<Error>, Plans) {
         if let Some(&first) = first_of.get(&key) {
             err(
                 ErrorCode::InvalidProfile,
-                format!("duplicate item: table '{}' is already {}; merge them", item.table, item_label(first, &item.table)),
+                format!(
+                    "duplicate item: table '{}' is already {}; merge them",
+                    item.table,
+                    item_label(first, &item.table)
+                ),
             );
         } else {
             first_of.insert(key, index);
@@ -267,7 +271,9 @@ fn check(profile: &Profile, schema: &Schema) -> (Vec<Error>, Plans) {
                             plans.push((index, plan));
                         }
                         Err(e) if parser_missing(&e) => {}
-                        Err(e) => err(ErrorCode::InvalidProfile, format!("the custom filter does not parse: {}", e.message)),
+                        Err(e) => {
+                            err(ErrorCode::InvalidProfile, format!("the custom filter does not parse: {}", e.message))
+                        }
                     }
                 }
             }
@@ -324,8 +330,8 @@ fn check_graph(profile: &Profile, schema: &Schema, errors: &mut Vec<Error>) {
     }
 
     // Related tables counted transitively (A -> B, C, D and B -> F, G, H counts 6).
-    for start in 0..n {
-        if in_cycle[start] {
+    for (start, &cyclic) in in_cycle.iter().enumerate() {
+        if cyclic {
             continue;
         }
         let mut reached: Vec<usize> = Vec::new();
@@ -351,7 +357,9 @@ fn check_graph(profile: &Profile, schema: &Schema, errors: &mut Vec<Error>) {
             edges.sort_by_key(|(i, _)| if *i == start { 0 } else { 1 + *i });
             let chain = edges
                 .iter()
-                .map(|(i, to)| format!("{} -> {}", table(*i), to.iter().map(|&d| table(d)).collect::<Vec<_>>().join(", ")))
+                .map(|(i, to)| {
+                    format!("{} -> {}", table(*i), to.iter().map(|&d| table(d)).collect::<Vec<_>>().join(", "))
+                })
                 .collect::<Vec<_>>()
                 .join("; ");
             errors.push(Error::profile(format!(
