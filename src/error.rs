@@ -31,6 +31,10 @@ pub enum ErrorCode {
     InvalidSchema,
     /// `0x80A00004` a JSON document (rows, options, response) could not be read.
     InvalidJson,
+    /// `0x80A00005` the device's storage quota is exhausted; nothing was written.
+    StorageFull,
+    /// `0x80A00006` the local database failed (IndexedDB error other than a full disk).
+    StorageError,
 }
 
 impl ErrorCode {
@@ -48,6 +52,8 @@ impl ErrorCode {
             ErrorCode::InvalidProfile => 0x80A0_0002,
             ErrorCode::InvalidSchema => 0x80A0_0003,
             ErrorCode::InvalidJson => 0x80A0_0004,
+            ErrorCode::StorageFull => 0x80A0_0005,
+            ErrorCode::StorageError => 0x80A0_0006,
         }
     }
 
@@ -65,6 +71,8 @@ impl ErrorCode {
             ErrorCode::InvalidProfile => "InvalidProfile",
             ErrorCode::InvalidSchema => "InvalidSchema",
             ErrorCode::InvalidJson => "InvalidJson",
+            ErrorCode::StorageFull => "StorageFull",
+            ErrorCode::StorageError => "StorageError",
         }
     }
 

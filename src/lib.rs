@@ -10,6 +10,7 @@ pub mod error;
 pub mod profile;
 pub mod query;
 pub mod schema;
+pub mod store;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

@@ -3,9 +3,15 @@
 //! This tree is the only place that knows about JavaScript. It converts values at the boundary
 //! (`serde-wasm-bindgen`, maps as plain objects) and turns every engine [`Error`](crate::Error) into a real JS
 //! `Error` carrying a stable `errorCode` ([`error::to_js`]).
+//!
+//! - [`Engine`]: queries over rows held by the caller (no storage).
+//! - [`OfflineStore`]: the IndexedDB offline store behind `Xrm.WebApi.offline` (`store/`).
 
 mod context;
+mod convert;
 mod engine;
+mod error;
+mod store;
 
 pub use engine::Engine;
-mod error;
+pub use store::OfflineStore;
