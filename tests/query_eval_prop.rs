@@ -7,8 +7,8 @@ mod query_eval_fixture;
 use proptest::prelude::*;
 use query_eval_fixture::*;
 use serde_json::{Map, Value};
-use xrm_offline::query::plan::{Filter, Literal, Operator};
-use xrm_offline::query::{MemorySource, Predicate, Row};
+use xrm_offline::query::plan::{Columns, Filter, Join, JoinKind, Literal, Operator, Order, Query};
+use xrm_offline::query::{execute, MemorySource, Predicate, Row};
 
 fn any_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -288,5 +288,31 @@ proptest! {
         for r in &rows {
             prop_assert_eq!(p.test(r), reference(&f, r) == Some(true), "row {:?} filter {:?}", r, plan);
         }
+    }
+
+    #[test]
+    fn execution_never_panics(rows in prop::collection::vec(any_row(), 0..6), contacts in prop::collection::vec(any_row(), 0..4),
+                              orders in prop::collection::vec((0..COLUMNS.len(), any::<bool>()), 0..3),
+                              outer in any::<bool>(), distinct in any::<bool>(), top in prop::option::of(0u32..4),
+                              page in prop::option::of(0u32..3), page_size in prop::option::of(0u32..3)) {
+        let mut src = MemorySource::new();
+        src.extend("account", rows);
+        let contacts: Vec<Row> = contacts.into_iter().map(|mut c| {
+            if let Some(v) = c.remove("_ownerid_value") { c.insert("_parentcustomerid_value".into(), v); }
+            c
+        }).collect();
+        src.extend("contact", contacts);
+        let query = Query {
+            table: "account".into(),
+            columns: if distinct { Columns::Some(vec!["name".into(), "primarycontactid".into()]) } else { Columns::All },
+            orders: orders.into_iter().map(|(c, d)| Order { entity: None, attribute: COLUMNS[c].into(), descending: d }).collect(),
+            top, page, page_size, distinct, count: true,
+            joins: vec![Join { table: "contact".into(), from: "parentcustomerid".into(), to: "accountid".into(),
+                alias: "c".into(), kind: if outer { JoinKind::Outer } else { JoinKind::Inner }, columns: Columns::All,
+                filter: None, joins: vec![] }],
+            ..Query::default()
+        };
+        let r = execute(&schema(), &query, &src, &ctx()).expect("a valid query runs on any stored values");
+        prop_assert!(r.count.is_some_and(|n| n >= r.entities.len()));
     }
 }

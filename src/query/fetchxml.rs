@@ -442,6 +442,8 @@ impl<'s> Parser<'s> {
                 )))
             }
         };
+        // A related filter counts as a condition (it restricts rows even without an inner filter).
+        self.conditions += 1;
         let def = self.schema.require_table(required(el, "name")?)?;
         let from = attribute_name(def, required(el, "from")?)?;
         let to = attribute_name(outer, required(el, "to")?)?;

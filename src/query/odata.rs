@@ -14,7 +14,7 @@
 
 mod filter;
 pub(crate) mod functions;
-mod lexer;
+pub(crate) mod lexer;
 
 pub(crate) use filter::resolve_column;
 

@@ -51,7 +51,6 @@ pub(crate) fn operator_of(name: &str) -> Option<Operator> {
 }
 
 /// The query function name of an operator, if it has one.
-#[allow(dead_code)] // used by render
 pub(crate) fn function_of(op: Operator) -> Option<&'static str> {
     FUNCTIONS.iter().find(|(_, o)| *o == op).map(|(n, _)| *n)
 }
