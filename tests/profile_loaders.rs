@@ -141,6 +141,14 @@ fn dataverse_errors_name_the_item() {
         e[1]
     );
     assert!(e[2].starts_with("items[2] (account): \"selectedcolumns\""), "{}", e[2]);
+    let (row, mut assoc) = web_api_profile();
+    assoc[0]["_mobileofflineprofileitemid_value"] = json!("99999999-0000-4000-8000-000000000000");
+    let e = Profile::from_dataverse(&row, &assoc, &schema).unwrap_err();
+    assert_eq!(e.len(), 1);
+    assert_eq!(
+        e[0].message,
+        "associations[0]: belongs to item '99999999-0000-4000-8000-000000000000', which is not an item of this profile"
+    );
     let e = Profile::from_dataverse_value(&json!({"name": "x"}), &schema).unwrap_err();
     assert!(e[0].message.contains("MobileOfflineProfile_MobileOfflineProfileItem"));
 }

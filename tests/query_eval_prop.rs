@@ -268,12 +268,14 @@ proptest! {
 
     #[test]
     fn evaluation_never_panics(filter in any_filter(), rows in prop::collection::vec(any_row(), 0..6),
-                               contact in any_row()) {
+                               contact in any_row(), now_ms in prop_oneof![Just(ctx().now_ms), any::<i64>()],
+                               offset in prop_oneof![Just(120), -840i32..=840, any::<i32>()]) {
+        let ctx = xrm_offline::query::EvalContext { now_ms, utc_offset_minutes: offset, ..ctx() };
         let mut src = MemorySource::new();
         src.extend("account", rows.clone());
         src.extend("contact", vec![contact]);
         // Compiling may fail (bad values); it must not panic, and a compiled predicate must test any row.
-        if let Ok(p) = Predicate::compile(&schema(), "account", &filter, &src, &ctx()) {
+        if let Ok(p) = Predicate::compile(&schema(), "account", &filter, &src, &ctx) {
             for r in &rows {
                 let _ = p.test(r);
             }
@@ -314,5 +316,24 @@ proptest! {
         };
         let r = execute(&schema(), &query, &src, &ctx()).expect("a valid query runs on any stored values");
         prop_assert!(r.count.is_some_and(|n| n >= r.entities.len()));
+    }
+
+    #[test]
+    fn dates_never_panic_and_round_trip(text in ".{0,40}", ms in -62_135_596_800_000i64..253_402_300_799_000,
+                                        off in any::<i32>(), n in any::<i64>(), d in any::<i64>()) {
+        use xrm_offline::dates::*;
+        let _ = parse_datetime(&text, off);
+        let _ = parse_datetime(&format!("2026-11-27T{text}"), off);
+        let whole = ms - ms.rem_euclid(1000);
+        prop_assert_eq!(parse_datetime(&format_datetime(whole), off), Some(whole));
+        let day = local_day(ms, off);
+        prop_assert_eq!(parse_date(&format_date(day)).map(|(y, m, dd)| days_from_civil(y, m, dd)), Some(day).filter(|_| {
+            let (y, _, _) = civil_from_days(day);
+            (0..=9999).contains(&y)
+        }));
+        for x in [d, day] {
+            let _ = (add_months(x, n), add_years(x, n), add_days(x, n), week_start_day(x), month_start_day(x));
+            let _ = (year_start_day(x), day_start_ms(x, off), format_date(x), weekday(x));
+        }
     }
 }

@@ -158,11 +158,18 @@ impl Profile {
                 &[]
             }
         };
+        let item_ids: Vec<&str> = list.iter().filter_map(|i| i.get("mobileofflineprofileitemid")?.as_str()).collect();
         for (i, a) in associations.iter().enumerate() {
-            if a.get("_mobileofflineprofileitemid_value").and_then(Value::as_str).is_none() {
-                errors.push(Error::profile(format!(
+            match a.get("_mobileofflineprofileitemid_value").and_then(Value::as_str) {
+                None => errors.push(Error::profile(format!(
                     "associations[{i}]: no \"_mobileofflineprofileitemid_value\" (the item it belongs to)"
-                )));
+                ))),
+                Some(owner) if !item_ids.iter().any(|id| id.eq_ignore_ascii_case(owner)) => {
+                    errors.push(Error::profile(format!(
+                        "associations[{i}]: belongs to item '{owner}', which is not an item of this profile"
+                    )))
+                }
+                Some(_) => {}
             }
         }
         let mut items = Vec::new();

@@ -6,13 +6,15 @@
 //!   the form, validates and prepares.
 //! - [`Profile::validate`]: every rule violation, each naming its item; [`Profile::prepare`] also parses the
 //!   custom filters; [`Profile::lint`]: best-practice warnings.
-//! - [`Profile::links`], [`Profile::sync_order`]: the relationships resolved, and the order tables sync in.
+//! - [`Profile::links`], [`Profile::sync_order`]: the relationships resolved, and the order tables sync in;
+//!   [`Profile::scope`]: which stored rows the profile keeps.
 //! - [`field_service_default`]: the Field Service default profile the product ships.
 
 mod dataverse;
 mod json;
 mod lint;
 mod model;
+mod scope;
 mod validate;
 
 use serde_json::Value;
@@ -23,6 +25,7 @@ pub use model::{
     CustomFilter, ItemFilter, OwnRows, Ownership, Profile, ProfileItem, DEFAULT_SYNC_INTERVAL_MINUTES,
     MAX_FILTER_CONDITIONS, MAX_RELATED_TABLES, MAX_SYNC_INTERVAL_MINUTES, MIN_SYNC_INTERVAL_MINUTES,
 };
+pub use scope::Scope;
 pub use validate::{Link, LinkKind};
 
 use crate::error::{Error, ErrorCode};
