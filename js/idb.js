@@ -198,3 +198,38 @@ export function randomId() {
 export function closeDatabase(db) {
   db.close();
 }
+
+/**
+ * Reads `key` from the `meta` store of database `name` without creating or upgrading anything; undefined when the
+ * database or the key does not exist. Used at start-up without network, before the layout is known.
+ */
+export function peekMeta(name, key) {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(name);
+    let created = false;
+    req.onupgradeneeded = (e) => {
+      if (e.oldVersion === 0) {
+        created = true;
+        req.transaction.abort();
+      }
+    };
+    req.onerror = () => (created ? resolve(undefined) : reject(req.error));
+    req.onsuccess = () => {
+      const db = req.result;
+      if (!db.objectStoreNames.contains("meta")) {
+        db.close();
+        resolve(undefined);
+        return;
+      }
+      const r = db.transaction("meta", "readonly").objectStore("meta").get(key);
+      r.onsuccess = () => {
+        db.close();
+        resolve(r.result?.value);
+      };
+      r.onerror = () => {
+        db.close();
+        reject(r.error);
+      };
+    };
+  });
+}

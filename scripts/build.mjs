@@ -2,7 +2,7 @@
 //
 // Needs the wasm32 target and wasm-bindgen-cli 0.2.130 (scripts/bootstrap.mjs installs both when missing).
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -41,8 +41,11 @@ run(wasmOpt, [
   wasmFile,
 ]);
 
-// The hand-written wrapper owns loading and is the package entry point.
-for (const f of ["index.js", "index.d.ts"]) copyFileSync(join(root, "js", f), join(pkg, f));
+// The hand-written JS (entry point, client, online Web API, IndexedDB primitives) sits beside the generated glue.
+for (const f of readdirSync(join(root, "js"))) copyFileSync(join(root, "js", f), join(pkg, f));
+// The Field Service schema and default profile, as files rather than wasm data (the schema is 470 KB).
+copyFileSync(join(root, "schema", "fieldservice.json"), join(pkg, "fieldservice-schema.json"));
+copyFileSync(join(root, "profiles", "fieldservice.json"), join(pkg, "fieldservice-profile.json"));
 writeFileSync(
   join(pkg, "package.json"),
   JSON.stringify({ type: "module", sideEffects: false }, null, 2) + "\n",
@@ -53,10 +56,12 @@ const size = (f) => {
   const gz = gzipSync(readFileSync(f), { level: 9 }).length;
   return { raw, gzip: gz };
 };
+// "glue" is every JS file a page loads: the generated bindings plus the hand-written modules.
+const jsFiles = readdirSync(pkg).filter((f) => f.endsWith(".js"));
+const allJs = Buffer.concat(jsFiles.map((f) => readFileSync(join(pkg, f))));
 const sizes = {
   wasm: size(wasmFile),
-  glue: size(join(pkg, "xrm_offline.js")),
-  wrapper: size(join(pkg, "index.js")),
+  glue: { raw: allJs.length, gzip: gzipSync(allJs, { level: 9 }).length, files: jsFiles },
 };
 const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
 console.log("\npkg/ sizes:");

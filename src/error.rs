@@ -35,6 +35,10 @@ pub enum ErrorCode {
     StorageFull,
     /// `0x80A00006` the local database failed (IndexedDB error other than a full disk).
     StorageError,
+    /// `0x80A00007` the server could not be reached ("Network or Service Unavailable").
+    NetworkUnavailable,
+    /// `0x80A00008` the server answered with an error that carries no Dataverse code (a 5xx page, a proxy error).
+    ServerError,
 }
 
 impl ErrorCode {
@@ -54,6 +58,8 @@ impl ErrorCode {
             ErrorCode::InvalidJson => 0x80A0_0004,
             ErrorCode::StorageFull => 0x80A0_0005,
             ErrorCode::StorageError => 0x80A0_0006,
+            ErrorCode::NetworkUnavailable => 0x80A0_0007,
+            ErrorCode::ServerError => 0x80A0_0008,
         }
     }
 
@@ -73,6 +79,8 @@ impl ErrorCode {
             ErrorCode::InvalidJson => "InvalidJson",
             ErrorCode::StorageFull => "StorageFull",
             ErrorCode::StorageError => "StorageError",
+            ErrorCode::NetworkUnavailable => "NetworkUnavailable",
+            ErrorCode::ServerError => "ServerError",
         }
     }
 

@@ -147,3 +147,73 @@ mod tests {
         assert_eq!(rest, vec![OUTBOX, META, SYNC_ERRORS, HOOK_QUEUE]);
     }
 }
+
+/// The columns worth indexing per profile table: the lookup of every relationship the profile follows (on the
+/// table that holds it: related-row sync and eviction look rows up by it), and the columns the custom filters
+/// compare (filters are re-evaluated locally after every sync). Also `ownerid` and `owningbusinessunit` of tables
+/// with an ownership filter.
+pub fn profile_index_columns(
+    schema: &Schema,
+    profile: &crate::profile::Profile,
+) -> std::collections::HashMap<String, Vec<String>> {
+    use crate::profile::{ItemFilter, LinkKind};
+    use crate::query::plan::Filter;
+    let mut out: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    let mut add = |table: &str, col: &str| {
+        let v = out.entry(table.to_string()).or_default();
+        if !v.iter().any(|c| c == col) {
+            v.push(col.to_string());
+        }
+    };
+    fn conditions(f: &Filter, table: &str, add: &mut dyn FnMut(&str, &str)) {
+        match f {
+            Filter::And(v) | Filter::Or(v) => v.iter().for_each(|x| conditions(x, table, add)),
+            Filter::Not(x) => conditions(x, table, add),
+            Filter::Condition(c) if c.entity.is_none() => add(table, &c.attribute),
+            Filter::Condition(_) => {}
+            Filter::Related(r) => {
+                add(table, &r.to);
+                add(&r.table, &r.from);
+            }
+        }
+    }
+    for (i, item) in profile.items.iter().enumerate() {
+        for link in profile.links(schema, i) {
+            match link.kind {
+                LinkKind::References { column } => add(&item.table, &column),
+                LinkKind::ReferencedBy { column } => add(&link.other_table, &column),
+            }
+        }
+        match &item.filter {
+            ItemFilter::Custom(c) => {
+                if let Some(plan) = &c.plan {
+                    conditions(plan, &item.table, &mut add);
+                }
+            }
+            ItemFilter::Ownership(_) => {
+                add(&item.table, "ownerid");
+                add(&item.table, "owningbusinessunit");
+            }
+            ItemFilter::All | ItemFilter::Related => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod profile_tests {
+    use super::*;
+
+    #[test]
+    fn the_default_profile_indexes_its_relationship_lookups_and_filter_dates() {
+        let schema = crate::schema::field_service();
+        let mut p = crate::profile::field_service_default();
+        p.prepare(&schema).expect("the default profile is valid");
+        let cols = profile_index_columns(&schema, &p);
+        let booking = &cols["bookableresourcebooking"];
+        for c in ["starttime", "endtime", "resource", "msdyn_workorder"] {
+            assert!(booking.iter().any(|x| x == c), "bookings should index {c}: {booking:?}");
+        }
+        assert!(cols["msdyn_workorderproduct"].iter().any(|x| x == "msdyn_workorder"));
+    }
+}

@@ -10,7 +10,7 @@ use crate::schema::Schema;
 /// The xrm-offline query engine bound to a schema (table metadata in the `EntityDefinitions` shape).
 ///
 /// ```js
-/// const engine = Engine.fieldService();
+/// const engine = await createEngine(schemaJson);
 /// const { entities } = engine.retrieveMultiple("account", "?$filter=contains(name,'contoso')&$top=5", rows, {});
 /// ```
 #[wasm_bindgen]
@@ -24,12 +24,6 @@ fn to_js_value<T: Serialize + ?Sized>(v: &T) -> Result<JsValue, JsValue> {
 
 #[wasm_bindgen]
 impl Engine {
-    /// An engine over the Field Service schema the package ships.
-    #[wasm_bindgen(js_name = fieldService)]
-    pub fn field_service() -> Engine {
-        Engine { schema: crate::schema::field_service() }
-    }
-
     /// An engine over `schema`: the JSON text or the parsed object that
     /// `GET EntityDefinitions?$expand=Attributes,ManyToOneRelationships,OneToManyRelationships` returns.
     #[wasm_bindgen(js_name = fromSchema)]

@@ -5,12 +5,14 @@
 //! `Error` carrying a stable `errorCode` ([`error::to_js`]).
 //!
 //! - [`Engine`]: queries over rows held by the caller (no storage).
+//! - `loadProfile`, `lintProfile`: profiles for the client and for authors (`profile.rs`).
 //! - [`OfflineStore`]: the IndexedDB offline store behind `Xrm.WebApi.offline` (`store/`).
 
 mod context;
 mod convert;
 mod engine;
 mod error;
+mod profile;
 mod store;
 
 pub use engine::Engine;

@@ -20,7 +20,7 @@ use super::error::{bad_argument, to_js as err_js};
 use crate::error::{Error, ErrorCode};
 use crate::query::{EvalContext, Row};
 use crate::schema::Schema;
-use crate::store::layout::{self, table_store, Layout, OUTBOX};
+use crate::store::layout::{self, table_store, Layout, META, OUTBOX};
 use crate::store::write::{prepare_create, prepare_update};
 
 /// Options of [`OfflineStore::open`].
@@ -348,6 +348,25 @@ impl OfflineStore {
         }
         idb::write(&inner.db, stores(&[&store]), ops).await.map_err(|e| idb_err("putServerRows", e))?;
         Ok(())
+    }
+
+    /// Stores a metadata value (cached schema and profile, sync state) under `key`.
+    #[wasm_bindgen(js_name = putMeta)]
+    pub async fn put_meta(&self, key: String, value: JsValue) -> Result<(), JsValue> {
+        let entry = object(&[("key", JsValue::from_str(&key)), ("value", value)]);
+        let ops: Array = [op("put", META, &entry)].into_iter().collect();
+        idb::write(&self.inner.db, stores(&[META]), ops).await.map_err(|e| idb_err("putMeta", e))?;
+        Ok(())
+    }
+
+    /// The metadata value stored under `key`, or undefined.
+    #[wasm_bindgen(js_name = getMeta)]
+    pub async fn get_meta(&self, key: String) -> Result<JsValue, JsValue> {
+        let entry = idb::get(&self.inner.db, META, &JsValue::from_str(&key)).await.map_err(|e| idb_err("getMeta", e))?;
+        if entry.is_undefined() {
+            return Ok(JsValue::UNDEFINED);
+        }
+        Ok(js_sys::Reflect::get(&entry, &"value".into()).unwrap_or(JsValue::UNDEFINED))
     }
 
     /// Closes the connection (the database stays).
