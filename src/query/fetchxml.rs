@@ -42,8 +42,7 @@ pub fn parse_fetchxml(schema: &Schema, xml: &str) -> Result<Query> {
 
 /// Parses a profile's custom filter for `table`: a bare `<filter>` element, or a `<fetch>` whose `<entity>` (which
 /// must be `table`) holds filters, and-ed together. `attribute`, `order`, `top`, `page` and `count` are ignored (not
-/// even checked) in the
-/// second form. Returns `None` when there is no condition. At most [`MAX_FILTER_CONDITIONS`] conditions.
+/// even checked) in the second form. Returns `None` when there is no condition. At most [`MAX_FILTER_CONDITIONS`] conditions.
 pub fn parse_fetchxml_filter(schema: &Schema, table: &str, xml: &str) -> Result<Option<Filter>> {
     let def = schema.require_table(table)?;
     let root = xml::parse(xml)?;
