@@ -236,6 +236,43 @@ const STEPS = {
     return { samples };
   },
 
+  /**
+   * Where the xrm-offline query time goes (xrm-offline only; the `probe` figure): the IndexedDB read its index
+   * choice implies, beside the query itself and variants of it.
+   */
+  async probe(v, { runs = 3 }) {
+    if (!v.client) return {};
+    const time = async (f) => {
+      await f();
+      const xs = [];
+      for (let i = 0; i < runs; i++) {
+        const t = now();
+        await f();
+        xs.push(now() - t);
+      }
+      return median(xs);
+    };
+    const db = await request(indexedDB.open(v.client.store.name));
+    const store = () => db.transaction("t:" + TABLE).objectStore("t:" + TABLE);
+    const statusRows = await request(store().index("msdyn_systemstatus").count(QUERY.status));
+    const api = v.api;
+    const q = (o) => () => api.retrieveMultipleRecords(TABLE, o);
+    const cities = QUERY.cities.map((c) => `msdyn_city eq '${c}'`).join(" or ");
+    const window = `msdyn_timefrompromised ge ${QUERY.from} and msdyn_timefrompromised lt ${QUERY.to}`;
+    const out = {
+      statusRows,
+      "idb getAll(status index, only X)": await time(() => request(store().index("msdyn_systemstatus").getAll(QUERY.status))),
+      "idb getAll(date index, 14-day range)": await time(() => request(store().index("msdyn_timefrompromised").getAll(IDBKeyRange.bound(QUERY.from, QUERY.to, false, true)))),
+      "idb getAll(whole store)": await time(() => request(store().getAll())),
+      "xrm query (the figure's)": await time(q(odataOptions())),
+      "xrm status eq X, $top=50, no order": await time(q(`?$filter=msdyn_systemstatus eq ${QUERY.status}&$top=50`)),
+      "xrm status eq X, $select=id, $top=50, no order": await time(q(`?$select=msdyn_workorderid&$filter=msdyn_systemstatus eq ${QUERY.status}&$top=50`)),
+      "xrm window + cities (no indexed eq: whole store), order, top 50": await time(q(`?$filter=${window} and (${cities})&$orderby=msdyn_timefrompromised asc&$top=50`)),
+    };
+    db.close();
+    return out;
+  },
+
   /** Closes and deletes every database of this origin (the runner also clears the origin's storage). */
   async wipe(v) {
     v.close();

@@ -15,7 +15,7 @@ import { extname, join, normalize, dirname, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
 import { chromium } from "playwright-core";
-import { FIGURES, VARIANTS, median } from "./figures.mjs";
+import { EXTRA_FIGURES, FIGURES, VARIANTS, median } from "./figures.mjs";
 import { QUERY, workOrders } from "./data.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -40,7 +40,7 @@ const arg = (name) => {
 const reps = Number(arg("--reps") ?? 5);
 const only = arg("--only")?.split(",");
 const save = !argv.includes("--no-save");
-const figures = FIGURES.filter((f) => !only || only.includes(f.id));
+const figures = only ? [...FIGURES, ...EXTRA_FIGURES].filter((f) => only.includes(f.id)) : FIGURES;
 if (!figures.length) throw new Error(`--only: no figure among ${FIGURES.map((f) => f.id).join(", ")}`);
 if (!existsSync(join(ROOT, "pkg", "xrm_offline_bg.wasm"))) {
   console.error("bench: pkg/ is missing: run `npm run build` first");
@@ -157,10 +157,11 @@ try {
   const results = [];
   for (const figure of figures) {
     const t0 = Date.now();
-    const runs = Object.fromEntries(VARIANTS.map((v) => [v, []]));
+    const variantsOf = figure.variants ?? VARIANTS;
+    const runs = Object.fromEntries(variantsOf.map((v) => [v, []]));
     for (let rep = 0; rep < reps; rep++) {
       // Interleaved, and rotated each repetition (A B C, B C A, C A B...) so no variant always goes first.
-      const order = VARIANTS.map((_, i) => VARIANTS[(i + rep) % VARIANTS.length]);
+      const order = variantsOf.map((_, i) => variantsOf[(i + rep) % variantsOf.length]);
       for (const variant of order) {
         const r = await runOne(context, figure, variant);
         runs[variant].push(r);
@@ -173,7 +174,7 @@ try {
       const expected = expectedIds(figure.rows);
       check.expectedCount = expected.length;
       check.sameIds = true;
-      for (const v of VARIANTS) {
+      for (const v of variantsOf) {
         for (const [i, r] of runs[v].entries()) {
           const got = figure.checkIds(r);
           if (got.join() !== expected.join()) {
@@ -189,16 +190,16 @@ try {
     const metrics = {};
     for (const [name, m] of Object.entries(figure.metrics)) {
       const variants = {};
-      for (const v of VARIANTS) {
+      for (const v of variantsOf) {
         const samples = runs[v].map(m.read);
         variants[v] = { samples: samples.map((x) => round(x)), ...Object.fromEntries(Object.entries(stats(samples)).map(([k, x]) => [k, round(x)])) };
       }
       const ratios = {};
-      for (const peer of VARIANTS.slice(1)) ratios[`${VARIANTS[0]}/${peer}`] = round(variants[VARIANTS[0]].median / variants[peer].median, 2);
+      for (const peer of variantsOf.slice(1)) ratios[`${VARIANTS[0]}/${peer}`] = round(variants[VARIANTS[0]].median / variants[peer].median, 2);
       metrics[name] = { unit: m.unit, better: m.better, headline: !!m.headline, note: m.note, variants, ratios };
     }
     const raw = Object.fromEntries(
-      VARIANTS.map((v) => [
+      variantsOf.map((v) => [
         v,
         runs[v].map((r) => {
           const x = structuredClone(r);
@@ -265,6 +266,7 @@ function summaryOf(figure, r) {
   if (r.load) parts.push(`load ${Math.round(r.load.rowsPerSec)} rows/s`);
   if (r.query) parts.push(`query median ${r.query.median.toFixed(2)} ms (first ${r.query.firstMs.toFixed(1)})`);
   if (r.create) parts.push(`create p50 ${median(r.create.samples).toFixed(3)} ms`);
+  if (r.probe) parts.push(JSON.stringify(r.probe));
   return parts.join(", ");
 }
 
@@ -274,6 +276,7 @@ function printTable(o) {
   const rows = [];
   for (const f of o.figures) {
     for (const [name, m] of Object.entries(f.metrics)) {
+      if (Object.keys(m.variants).length !== VARIANTS.length) continue;
       rows.push([
         `${f.id} ${name} (${m.unit}${m.better === "higher" ? ", higher is better" : ""})`,
         ...VARIANTS.map((v) => cell(m.variants[v], m.unit)),
