@@ -42,7 +42,8 @@ pub fn parse_fetchxml(schema: &Schema, xml: &str) -> Result<Query> {
 
 /// Parses a profile's custom filter for `table`: a bare `<filter>` element, or a `<fetch>` whose `<entity>` (which
 /// must be `table`) holds filters, and-ed together. `attribute`, `order`, `top`, `page` and `count` are ignored (not
-/// even checked) in the second form. Returns `None` when there is no condition. At most [`MAX_FILTER_CONDITIONS`] conditions.
+/// even checked) in the second form. Returns `None` when there is no condition. At most 500 conditions (each
+/// `<condition>` and each `link-entity` counts one), as the profile rules allow.
 pub fn parse_fetchxml_filter(schema: &Schema, table: &str, xml: &str) -> Result<Option<Filter>> {
     let def = schema.require_table(table)?;
     let root = xml::parse(xml)?;
@@ -55,9 +56,8 @@ pub fn parse_fetchxml_filter(schema: &Schema, table: &str, xml: &str) -> Result<
             root.attrs.retain(|(n, _)| !matches!(n.as_str(), "top" | "page" | "count"));
             for child in root.children.iter_mut() {
                 if let Node::Element(entity) = child {
-                    entity.children.retain(|n| {
-                        !matches!(n, Node::Element(e) if matches!(e.name.as_str(), "attribute" | "all-attributes" | "order"))
-                    });
+                    let ignored = |e: &Element| matches!(e.name.as_str(), "attribute" | "all-attributes" | "order");
+                    entity.children.retain(|n| !matches!(n, Node::Element(e) if ignored(e)));
                 }
             }
             let q = p.fetch(&root)?;
