@@ -31,6 +31,14 @@ pub enum ErrorCode {
     InvalidSchema,
     /// `0x80A00004` a JSON document (rows, options, response) could not be read.
     InvalidJson,
+    /// `0x80A00005` the device's storage quota is exhausted; nothing was written.
+    StorageFull,
+    /// `0x80A00006` the local database failed (IndexedDB error other than a full disk).
+    StorageError,
+    /// `0x80A00007` the server could not be reached ("Network or Service Unavailable").
+    NetworkUnavailable,
+    /// `0x80A00008` the server answered with an error that carries no Dataverse code (a 5xx page, a proxy error).
+    ServerError,
 }
 
 impl ErrorCode {
@@ -48,6 +56,10 @@ impl ErrorCode {
             ErrorCode::InvalidProfile => 0x80A0_0002,
             ErrorCode::InvalidSchema => 0x80A0_0003,
             ErrorCode::InvalidJson => 0x80A0_0004,
+            ErrorCode::StorageFull => 0x80A0_0005,
+            ErrorCode::StorageError => 0x80A0_0006,
+            ErrorCode::NetworkUnavailable => 0x80A0_0007,
+            ErrorCode::ServerError => 0x80A0_0008,
         }
     }
 
@@ -65,6 +77,10 @@ impl ErrorCode {
             ErrorCode::InvalidProfile => "InvalidProfile",
             ErrorCode::InvalidSchema => "InvalidSchema",
             ErrorCode::InvalidJson => "InvalidJson",
+            ErrorCode::StorageFull => "StorageFull",
+            ErrorCode::StorageError => "StorageError",
+            ErrorCode::NetworkUnavailable => "NetworkUnavailable",
+            ErrorCode::ServerError => "ServerError",
         }
     }
 

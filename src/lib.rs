@@ -10,8 +10,9 @@ pub mod error;
 pub mod profile;
 pub mod query;
 pub mod schema;
+pub mod store;
 
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;
 
 pub use error::{Error, ErrorCode, Result};

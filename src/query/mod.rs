@@ -17,7 +17,7 @@ mod source;
 mod xml;
 
 pub use context::EvalContext;
-pub use eval::matches;
+pub use eval::{matches, Predicate};
 pub use exec::{execute, QueryResult};
 pub use fetchxml::{parse_fetchxml, parse_fetchxml_filter};
 pub use odata::parse_odata;

@@ -37,6 +37,11 @@ impl MemorySource {
     pub fn from_json(text: &str) -> Result<Self> {
         let doc: Value = serde_json::from_str(text)
             .map_err(|e| Error::new(ErrorCode::InvalidJson, format!("the rows file is not valid JSON: {e}")))?;
+        Self::from_value(doc)
+    }
+
+    /// As [`MemorySource::from_json`], from parsed JSON.
+    pub fn from_value(doc: Value) -> Result<Self> {
         let Value::Object(tables) = doc else {
             return Err(Error::new(
                 ErrorCode::InvalidJson,

@@ -175,7 +175,7 @@ mod tests {
         assert_eq!(t.attribute("primarycontactid").unwrap().row_key(), "_primarycontactid_value");
         assert!(t.attribute("name").unwrap().required);
         assert_eq!(t.attribute_by_row_key("_primarycontactid_value").unwrap().logical_name, "primarycontactid");
-        assert_eq!(t.navigation("primarycontactid").unwrap().1, false);
+        assert!(!t.navigation("primarycontactid").unwrap().1);
         assert_eq!(s.relationship_by_id("abc-1").unwrap().schema_name, "account_primary_contact");
     }
 

@@ -10,9 +10,14 @@ mod model;
 pub use model::{AttributeDef, AttributeType, OwnershipType, Relationship, Schema, TableDef};
 
 /// The Field Service schema the product ships (`schema/fieldservice.json`), as EntityDefinitions JSON.
+///
+/// Native builds only: the file is 470 KB of metadata, so the wasm module does not carry it; the npm package ships
+/// it as `pkg/fieldservice-schema.json` and the JS side passes it in when it is wanted.
+#[cfg(not(target_arch = "wasm32"))]
 pub const FIELD_SERVICE_SCHEMA_JSON: &str = include_str!("../../schema/fieldservice.json");
 
-/// The shipped Field Service schema, parsed.
+/// The shipped Field Service schema, parsed (native builds only, see [`FIELD_SERVICE_SCHEMA_JSON`]).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn field_service() -> Schema {
     Schema::from_json(FIELD_SERVICE_SCHEMA_JSON).expect("the shipped Field Service schema is valid")
 }

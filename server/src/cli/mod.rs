@@ -1,4 +1,5 @@
-//! Subcommands written by other parts of the project: `xrm-offline lint` and `xrm-offline query`.
+//! Subcommands that run without a server: `lint` (check a mobile offline profile) and `query` (run an OData or
+//! FetchXML query over rows in a file).
 
 pub mod lint;
 pub mod query;

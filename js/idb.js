@@ -1,0 +1,235 @@
+// IndexedDB primitives for the wasm store (imported by src/wasm/store/idb.rs). Only mechanics live here: opening
+// and upgrading to a layout, one transaction per write batch, reads. What to write and when is decided in Rust.
+
+/**
+ * Resolves with the request's result, rejects with its error. The error event is not cancelled, so a failed
+ * request aborts its transaction: a batch of writes commits whole or not at all.
+ */
+export function request(req) {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+/** Resolves when the transaction commits; rejects with its error when it aborts. */
+function done(tx) {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error ?? new DOMException("transaction aborted", "AbortError"));
+  });
+}
+
+function missing(db, tx, layout) {
+  // What the layout asks for that the database does not have (stores, or indexes of existing stores).
+  const names = new Set(db.objectStoreNames);
+  for (const s of layout.stores) {
+    if (!names.has(s.name)) return true;
+    if (!tx) continue;
+    const store = tx.objectStore(s.name);
+    const idx = new Set(store.indexNames);
+    if (s.indexes.some((i) => !idx.has(i.name))) return true;
+  }
+  return false;
+}
+
+function upgrade(db, tx, layout) {
+  const names = new Set(db.objectStoreNames);
+  for (const s of layout.stores) {
+    const store = names.has(s.name)
+      ? tx.objectStore(s.name)
+      : db.createObjectStore(s.name, { keyPath: s.keyPath, autoIncrement: s.autoIncrement });
+    const have = new Set(store.indexNames);
+    for (const i of s.indexes) {
+      if (!have.has(i.name)) store.createIndex(i.name, i.keyPath, { unique: false });
+    }
+    // Indexes the layout no longer wants are dropped; rows are never dropped by an upgrade.
+    const want = new Set(s.indexes.map((i) => i.name));
+    for (const n of have) if (!want.has(n)) store.deleteIndex(n);
+  }
+}
+
+function openVersion(name, version, layout) {
+  return new Promise((resolve, reject) => {
+    const req = version === undefined ? indexedDB.open(name) : indexedDB.open(name, version);
+    req.onupgradeneeded = () => upgrade(req.result, req.transaction, layout);
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+    req.onblocked = () => {
+      // Another tab holds an older version open; it closes its connection on versionchange (below).
+    };
+  });
+}
+
+/**
+ * Opens `layout.name`, creating or upgrading stores and indexes so the database matches the layout. Existing rows
+ * are kept: an upgrade only adds stores and indexes (and drops indexes no longer used).
+ */
+export async function openDatabase(layout) {
+  let db = await openVersion(layout.name, undefined, layout);
+  const stores = layout.stores.map((s) => s.name).filter((n) => db.objectStoreNames.contains(n));
+  const tx = stores.length === layout.stores.length ? db.transaction(stores, "readonly") : null;
+  const needsUpgrade = tx === null || missing(db, tx, layout);
+  if (needsUpgrade) {
+    const next = db.version + 1;
+    db.close();
+    db = await openVersion(layout.name, next, layout);
+  }
+  // Let a newer layout in another tab upgrade: close on request (the client reopens on next use).
+  db.onversionchange = () => db.close();
+  return db;
+}
+
+/** Deletes a database (sign-out, reconfigure). */
+export function deleteDatabase(name) {
+  return request(indexedDB.deleteDatabase(name));
+}
+
+/**
+ * Applies `ops` in ONE readwrite transaction over `stores`: every op commits or none does.
+ * An op is `{ store, put }` (a row), `{ store, add }` (fails if the key exists), or `{ store, delete }` (a key).
+ * Resolves with the keys the puts/adds produced, in order.
+ */
+export async function write(db, stores, ops) {
+  const tx = db.transaction(stores, "readwrite");
+  const finished = done(tx);
+  const keys = [];
+  try {
+    for (const op of ops) {
+      const store = tx.objectStore(op.store);
+      if ("put" in op) keys.push(request(store.put(op.put)));
+      else if ("add" in op) keys.push(request(store.add(op.add)));
+      else store.delete(op.delete);
+    }
+  } catch (e) {
+    tx.abort();
+    await finished.catch(() => {});
+    throw e;
+  }
+  // A failed request aborts the transaction; `finished` then rejects with the cause.
+  const results = Promise.all(keys);
+  results.catch(() => {});
+  await finished;
+  return results;
+}
+
+/** One row by key, or undefined. */
+export function get(db, store, key) {
+  return request(db.transaction(store, "readonly").objectStore(store).get(key));
+}
+
+/** Rows of `store`, optionally through `index` with a key range `{only}` / `{lower, upper, lowerOpen, upperOpen}`. */
+export function getAll(db, store, index, range, count) {
+  const s = db.transaction(store, "readonly").objectStore(store);
+  const source = index ? s.index(index) : s;
+  return request(source.getAll(toRange(range), count));
+}
+
+/** Rows of `store` whose `index` key is any of `keys` (one transaction, one getAll per key). */
+export async function getAllIn(db, store, index, keys) {
+  const s = db.transaction(store, "readonly").objectStore(store);
+  const source = index ? s.index(index) : s;
+  const parts = await Promise.all(keys.map((k) => request(index ? source.getAll(k) : source.get(k))));
+  return parts.flat().filter((r) => r !== undefined);
+}
+
+/** Number of rows in a store. */
+export function count(db, store) {
+  return request(db.transaction(store, "readonly").objectStore(store).count());
+}
+
+function toRange(r) {
+  if (r === undefined || r === null) return undefined;
+  if ("only" in r) return IDBKeyRange.only(r.only);
+  if (r.lower !== undefined && r.upper !== undefined) return IDBKeyRange.bound(r.lower, r.upper, !!r.lowerOpen, !!r.upperOpen);
+  if (r.lower !== undefined) return IDBKeyRange.lowerBound(r.lower, !!r.lowerOpen);
+  if (r.upper !== undefined) return IDBKeyRange.upperBound(r.upper, !!r.upperOpen);
+  return undefined;
+}
+
+/** The store and index names the database has, for tests and the status page. */
+export function describe(db) {
+  const out = {};
+  const names = [...db.objectStoreNames];
+  if (names.length === 0) return out;
+  const tx = db.transaction(names, "readonly");
+  for (const n of names) out[n] = [...tx.objectStore(n).indexNames];
+  return out;
+}
+
+/**
+ * Reads `key` from `store` and calls `modify(existing)` synchronously in the same readwrite transaction over
+ * `stores`; `modify` returns `{ ops, result }` (ops as in `write`) or throws to abort. So a read and the write that
+ * depends on it can't interleave with another writer. Resolves with `result`.
+ */
+export async function readModifyWrite(db, stores, store, key, modify) {
+  const tx = db.transaction(stores, "readwrite");
+  const finished = done(tx);
+  let out;
+  try {
+    const existing = await request(tx.objectStore(store).get(key));
+    const { ops, result } = modify(existing);
+    out = result;
+    for (const op of ops) {
+      const s = tx.objectStore(op.store);
+      if ("put" in op) request(s.put(op.put)).catch(() => {});
+      else if ("add" in op) request(s.add(op.add)).catch(() => {});
+      else s.delete(op.delete);
+    }
+  } catch (e) {
+    try {
+      tx.abort();
+    } catch {
+      // already finished
+    }
+    await finished.catch(() => {});
+    throw e;
+  }
+  await finished;
+  return out;
+}
+
+/** A random version-4 GUID. */
+export function randomId() {
+  return crypto.randomUUID();
+}
+
+/** Closes a connection. */
+export function closeDatabase(db) {
+  db.close();
+}
+
+/**
+ * Reads `key` from the `meta` store of database `name` without creating or upgrading anything; undefined when the
+ * database or the key does not exist. Used at start-up without network, before the layout is known.
+ */
+export function peekMeta(name, key) {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(name);
+    let created = false;
+    req.onupgradeneeded = (e) => {
+      if (e.oldVersion === 0) {
+        created = true;
+        req.transaction.abort();
+      }
+    };
+    req.onerror = () => (created ? resolve(undefined) : reject(req.error));
+    req.onsuccess = () => {
+      const db = req.result;
+      if (!db.objectStoreNames.contains("meta")) {
+        db.close();
+        resolve(undefined);
+        return;
+      }
+      const r = db.transaction("meta", "readonly").objectStore("meta").get(key);
+      r.onsuccess = () => {
+        db.close();
+        resolve(r.result?.value);
+      };
+      r.onerror = () => {
+        db.close();
+        reject(r.error);
+      };
+    };
+  });
+}

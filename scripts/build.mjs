@@ -1,0 +1,71 @@
+// npm run build: release wasm -> wasm-bindgen (ES module + .d.ts) -> wasm-opt -Oz -> pkg/, then print the sizes.
+//
+// Needs the wasm32 target and wasm-bindgen-cli 0.2.130 (scripts/bootstrap.mjs installs both when missing).
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureToolchain } from "./bootstrap.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const pkg = join(root, "pkg");
+const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: "inherit", cwd: root, ...opts });
+
+ensureToolchain({ browser: false });
+
+run("cargo", ["build", "--release", "--lib", "--target", "wasm32-unknown-unknown", "-p", "xrm-offline"]);
+const targetDir = process.env.CARGO_TARGET_DIR || join(root, "target");
+const wasmIn = join(targetDir, "wasm32-unknown-unknown", "release", "xrm_offline.wasm");
+
+rmSync(pkg, { recursive: true, force: true });
+mkdirSync(pkg, { recursive: true });
+run("wasm-bindgen", ["--target", "web", "--out-dir", pkg, "--out-name", "xrm_offline", wasmIn]);
+
+// wasm-opt from npm binaryen (132): Debian's binaryen 108 silently produces a broken module.
+// The features listed are the ones rustc enables by default for wasm32-unknown-unknown.
+const wasmOpt = join(root, "node_modules", ".bin", "wasm-opt");
+const wasmFile = join(pkg, "xrm_offline_bg.wasm");
+run(wasmOpt, [
+  "-Oz",
+  "--enable-bulk-memory",
+  "--enable-mutable-globals",
+  "--enable-nontrapping-float-to-int",
+  "--enable-sign-ext",
+  "--enable-reference-types",
+  "--enable-multivalue",
+  "--strip-debug",
+  "--strip-producers",
+  wasmFile,
+  "-o",
+  wasmFile,
+]);
+
+// The hand-written JS (entry point, client, online Web API, IndexedDB primitives) sits beside the generated glue.
+for (const f of readdirSync(join(root, "js"))) copyFileSync(join(root, "js", f), join(pkg, f));
+// The Field Service schema and default profile, as files rather than wasm data (the schema is 470 KB).
+copyFileSync(join(root, "schema", "fieldservice.json"), join(pkg, "fieldservice-schema.json"));
+copyFileSync(join(root, "profiles", "fieldservice.json"), join(pkg, "fieldservice-profile.json"));
+writeFileSync(
+  join(pkg, "package.json"),
+  JSON.stringify({ type: "module", sideEffects: false }, null, 2) + "\n",
+);
+
+const size = (f) => {
+  const raw = statSync(f).size;
+  const gz = gzipSync(readFileSync(f), { level: 9 }).length;
+  return { raw, gzip: gz };
+};
+// "glue" is every JS file a page loads: the generated bindings plus the hand-written modules.
+const jsFiles = readdirSync(pkg).filter((f) => f.endsWith(".js"));
+const allJs = Buffer.concat(jsFiles.map((f) => readFileSync(join(pkg, f))));
+const sizes = {
+  wasm: size(wasmFile),
+  glue: { raw: allJs.length, gzip: gzipSync(allJs, { level: 9 }).length, files: jsFiles },
+};
+const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+console.log("\npkg/ sizes:");
+for (const [name, s] of Object.entries(sizes)) {
+  console.log(`  ${name.padEnd(8)} ${kb(s.raw).padStart(10)} raw  ${kb(s.gzip).padStart(10)} gzip`);
+}
+writeFileSync(join(pkg, "sizes.json"), JSON.stringify(sizes, null, 2) + "\n");

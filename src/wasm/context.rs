@@ -1,0 +1,47 @@
+//! Reads the evaluation context a JS caller passes: `{ now, utcOffsetMinutes, userId, teamIds, businessUnitId }`.
+
+use serde::Deserialize;
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::error::bad_argument;
+use crate::query::EvalContext;
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ContextInput {
+    now: Option<f64>,
+    utc_offset_minutes: Option<i32>,
+    user_id: Option<String>,
+    #[serde(default)]
+    team_ids: Vec<String>,
+    business_unit_id: Option<String>,
+}
+
+/// Builds an [`EvalContext`]. `now` is milliseconds since the epoch (a `Date` is accepted and read with
+/// `getTime()`); it defaults to the current time, and the offset to the browser's.
+pub fn read(value: &JsValue) -> Result<EvalContext, JsValue> {
+    let now_js = js_sys::Date::new_0();
+    let mut input = ContextInput::default();
+    if !value.is_undefined() && !value.is_null() {
+        // Accept a Date for `now` by converting it to a number first.
+        let copy = js_sys::Object::assign(&js_sys::Object::new(), &js_sys::Object::from(value.clone()));
+        if let Ok(now) = js_sys::Reflect::get(&copy, &"now".into()) {
+            if let Some(d) = now.dyn_ref::<js_sys::Date>() {
+                let _ = js_sys::Reflect::set(&copy, &"now".into(), &JsValue::from_f64(d.get_time()));
+            }
+        }
+        input = serde_wasm_bindgen::from_value(copy.into()).map_err(|e| bad_argument("context", e))?;
+    }
+    let now_ms = input.now.unwrap_or_else(|| now_js.get_time());
+    if !now_ms.is_finite() {
+        return Err(bad_argument("context.now", "must be a finite number of milliseconds or a valid Date"));
+    }
+    Ok(EvalContext {
+        now_ms: now_ms as i64,
+        // getTimezoneOffset is minutes *behind* UTC (UTC+2 gives -120).
+        utc_offset_minutes: input.utc_offset_minutes.unwrap_or(-(now_js.get_timezone_offset() as i32)),
+        user_id: input.user_id,
+        team_ids: input.team_ids,
+        business_unit_id: input.business_unit_id,
+    })
+}

@@ -1,0 +1,64 @@
+//! The IndexedDB primitives of `js/idb.js`, imported into Rust.
+
+use js_sys::{Array, Function};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(module = "/js/idb.js")]
+extern "C" {
+    /// Opens (creating or upgrading) the database described by a `Layout`.
+    #[wasm_bindgen(js_name = openDatabase, catch)]
+    pub async fn open_database(layout: JsValue) -> Result<JsValue, JsValue>;
+
+    /// Deletes a database by name.
+    #[wasm_bindgen(js_name = deleteDatabase, catch)]
+    pub async fn delete_database(name: &str) -> Result<JsValue, JsValue>;
+
+    /// Applies ops (`{store, put}` / `{store, add}` / `{store, delete}`) in one readwrite transaction.
+    #[wasm_bindgen(catch)]
+    pub async fn write(db: &JsValue, stores: Array, ops: Array) -> Result<JsValue, JsValue>;
+
+    /// Reads `key` of `store` and calls `modify(existing)` synchronously inside the same readwrite transaction;
+    /// `modify` returns the ops to apply (or throws to abort). Resolves with what `modify` returned.
+    #[wasm_bindgen(js_name = readModifyWrite, catch)]
+    pub async fn read_modify_write(
+        db: &JsValue,
+        stores: Array,
+        store: &str,
+        key: &JsValue,
+        modify: &Function,
+    ) -> Result<JsValue, JsValue>;
+
+    /// One row by key (undefined when missing).
+    #[wasm_bindgen(catch)]
+    pub async fn get(db: &JsValue, store: &str, key: &JsValue) -> Result<JsValue, JsValue>;
+
+    /// All rows of a store, or of an index within a key range.
+    #[wasm_bindgen(js_name = getAll, catch)]
+    pub async fn get_all(
+        db: &JsValue,
+        store: &str,
+        index: Option<String>,
+        range: JsValue,
+        count: Option<u32>,
+    ) -> Result<JsValue, JsValue>;
+
+    /// Rows whose index key is any of `keys` (primary keys when `index` is None).
+    #[wasm_bindgen(js_name = getAllIn, catch)]
+    pub async fn get_all_in(db: &JsValue, store: &str, index: Option<String>, keys: Array) -> Result<JsValue, JsValue>;
+
+    /// Number of rows in a store.
+    #[wasm_bindgen(catch)]
+    pub async fn count(db: &JsValue, store: &str) -> Result<JsValue, JsValue>;
+
+    /// Store names and their index names.
+    #[wasm_bindgen]
+    pub fn describe(db: &JsValue) -> JsValue;
+
+    /// A random version-4 GUID (`crypto.randomUUID`).
+    #[wasm_bindgen(js_name = randomId)]
+    pub fn random_id() -> String;
+
+    /// Closes a database connection.
+    #[wasm_bindgen(js_name = closeDatabase)]
+    pub fn close_database(db: &JsValue);
+}

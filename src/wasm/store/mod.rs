@@ -1,0 +1,410 @@
+//! `OfflineStore`: the IndexedDB-backed offline data store behind `Xrm.WebApi.offline`.
+//!
+//! Every local write and its outbox entry commit in one IndexedDB transaction (`js/idb.js` `write` /
+//! `readModifyWrite`), so a page killed at any moment leaves either both or neither. Reads go through the engine:
+//! the query is parsed into a plan, candidate rows are read from IndexedDB and the evaluator decides.
+
+mod idb;
+mod query;
+
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use js_sys::Array;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+
+use super::convert::{self, from_js, object};
+use super::error::{bad_argument, to_js as err_js};
+use crate::error::{Error, ErrorCode};
+use crate::query::{EvalContext, Row};
+use crate::schema::Schema;
+use crate::store::layout::{self, table_store, Layout, META, OUTBOX};
+use crate::store::write::{prepare_create, prepare_update};
+
+/// Options of [`OfflineStore::open`].
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OpenOptions {
+    /// Organisation URL (the database is per organisation).
+    org_url: String,
+    /// The signed-in user's systemuserid.
+    user_id: String,
+    /// The profile's id or name.
+    profile_id: String,
+    /// Logical names of the tables in the profile.
+    tables: Vec<String>,
+    /// Columns to index per table (from the profile's relationships and filters).
+    #[serde(default)]
+    index_columns: std::collections::HashMap<String, Vec<String>>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) db: JsValue,
+    pub(crate) schema: Schema,
+    pub(crate) tables: BTreeSet<String>,
+    pub(crate) layout: Layout,
+    pub(crate) org_url: String,
+    /// The user, teams and business unit the user operators compare with (the clock is read per query).
+    pub(crate) user: std::cell::RefCell<EvalContext>,
+}
+
+/// The offline data store of one (organisation, user, profile).
+#[wasm_bindgen]
+pub struct OfflineStore {
+    inner: Rc<Inner>,
+}
+
+fn js_err(e: Error) -> JsValue {
+    err_js(&e)
+}
+
+/// Maps an IndexedDB failure to a typed error; a `ConstraintError` on add is a duplicate id.
+fn idb_err(what: &str, e: JsValue) -> JsValue {
+    let name = js_sys::Reflect::get(&e, &"name".into()).ok().and_then(|n| n.as_string()).unwrap_or_default();
+    let msg = js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|n| n.as_string()).unwrap_or_default();
+    if name == "ConstraintError" {
+        return js_err(Error::new(ErrorCode::DuplicateRecord, format!("{what}: a record with this id already exists")));
+    }
+    if name == "QuotaExceededError" {
+        return js_err(Error::new(
+            ErrorCode::StorageFull,
+            format!("{what}: the device's storage is full ({msg}); free space and retry, nothing was written"),
+        ));
+    }
+    js_err(Error::new(ErrorCode::StorageError, format!("{what}: IndexedDB failed: {name}: {msg}")))
+}
+
+impl Inner {
+    pub(crate) fn require_offline(&self, table: &str) -> Result<(), JsValue> {
+        if self.tables.contains(table) {
+            return Ok(());
+        }
+        if self.schema.table(table).is_none() {
+            return Err(js_err(self.schema.require_table(table).err().unwrap_or_else(|| Error::argument(table))));
+        }
+        Err(js_err(Error::new(
+            ErrorCode::TableNotAvailableOffline,
+            format!("The table '{table}' is not available offline: add it to the mobile offline profile, or use Xrm.WebApi.online"),
+        )))
+    }
+
+    fn primary_id(&self, table: &str) -> Result<String, JsValue> {
+        Ok(self.schema.require_table(table).map_err(js_err)?.primary_id_attribute.clone())
+    }
+}
+
+fn outbox_entry(table: &str, id: &str, action: &str, changes: &Row, etag: Option<&Value>) -> Result<JsValue, JsValue> {
+    let mut e = json!({
+        "table": table,
+        "id": id,
+        "action": action,
+        "changes": changes,
+        "queuedOn": js_sys::Date::new_0().to_iso_string().as_string().unwrap_or_default(),
+    });
+    if let (Some(tag), Some(o)) = (etag, e.as_object_mut()) {
+        o.insert("etag".into(), tag.clone());
+    }
+    convert::to_js(&e)
+}
+
+fn op(kind: &str, store: &str, value: &JsValue) -> JsValue {
+    object(&[("store", JsValue::from_str(store)), (kind, value.clone())])
+}
+
+fn stores(names: &[&str]) -> Array {
+    names.iter().map(|n| JsValue::from_str(n)).collect()
+}
+
+fn record_ref(table: &str, id: &str) -> JsValue {
+    object(&[("entityType", JsValue::from_str(table)), ("id", JsValue::from_str(id))])
+}
+
+#[wasm_bindgen]
+impl OfflineStore {
+    /// Opens (creating or upgrading, keeping rows) the database of `{ orgUrl, userId, profileId, tables,
+    /// indexColumns }` over `schema` (EntityDefinitions JSON text).
+    pub async fn open(options: JsValue, schema: String) -> Result<OfflineStore, JsValue> {
+        let o: OpenOptions = serde_wasm_bindgen::from_value(options).map_err(|e| bad_argument("open options", e))?;
+        let schema = Schema::from_json(&schema).map_err(js_err)?;
+        let mut tables = BTreeSet::new();
+        for t in &o.tables {
+            let def = schema.require_table(t).map_err(js_err)?;
+            if !def.is_available_offline {
+                return Err(js_err(Error::new(
+                    ErrorCode::TableNotAvailableOffline,
+                    format!("the table '{t}' can't be used offline (IsAvailableOffline is false)"),
+                )));
+            }
+            tables.insert(def.logical_name.clone());
+        }
+        let name = layout::database_name(&o.org_url, &o.user_id, &o.profile_id);
+        let table_list: Vec<String> = tables.iter().cloned().collect();
+        let index_columns = o.index_columns;
+        let layout =
+            layout::layout(&schema, &name, &table_list, &|t| index_columns.get(t).cloned().unwrap_or_default());
+        let db = idb::open_database(convert::to_js(&layout)?).await.map_err(|e| idb_err("open", e))?;
+        let user = std::cell::RefCell::new(EvalContext::default());
+        Ok(OfflineStore { inner: Rc::new(Inner { db, schema, tables, layout, org_url: o.org_url, user }) })
+    }
+
+    /// Sets who the user operators (`eq-userid`, `eq-userteams`, `eq-businessid`...) compare with.
+    #[wasm_bindgen(js_name = setUser)]
+    pub fn set_user(&self, user_id: String, team_ids: Vec<String>, business_unit_id: Option<String>) {
+        let mut u = self.inner.user.borrow_mut();
+        u.user_id = Some(user_id.to_ascii_lowercase());
+        u.team_ids = team_ids.iter().map(|t| t.to_ascii_lowercase()).collect();
+        u.business_unit_id = business_unit_id.map(|b| b.to_ascii_lowercase());
+    }
+
+    /// The database name (one per organisation, user and profile).
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        self.inner.layout.name.clone()
+    }
+
+    /// Store names and their indexes, as the database has them.
+    pub fn describe(&self) -> JsValue {
+        idb::describe(&self.inner.db)
+    }
+
+    /// Whether `table` is in the offline profile (`Xrm.WebApi.offline.isAvailableOffline`).
+    #[wasm_bindgen(js_name = isAvailableOffline)]
+    pub fn is_available_offline(&self, table: &str) -> bool {
+        self.inner.tables.contains(table)
+    }
+
+    /// Creates a row offline; the row and its outbox entry commit together. Resolves `{ entityType, id }`.
+    #[wasm_bindgen(js_name = createRecord)]
+    pub async fn create_record(&self, table: String, record: JsValue) -> Result<JsValue, JsValue> {
+        let inner = self.inner.clone();
+        inner.require_offline(&table)?;
+        let record = from_js("record", record)?;
+        let tables = inner.tables.clone();
+        let w = prepare_create(&inner.schema, &table, &record, &idb::random_id(), &|t| tables.contains(t))
+            .map_err(js_err)?;
+        let store = table_store(&table);
+        let row = convert::to_js(&w.row)?;
+        let entry = outbox_entry(&table, &w.id, "create", &w.changes, None)?;
+        let ops: Array = [op("add", &store, &row), op("add", OUTBOX, &entry)].into_iter().collect();
+        idb::write(&inner.db, stores(&[&store, OUTBOX]), ops).await.map_err(|e| idb_err("createRecord", e))?;
+        Ok(record_ref(&table, &w.id))
+    }
+
+    /// Updates a row offline (it must exist locally); only changed columns are queued. Resolves `{ entityType, id }`.
+    #[wasm_bindgen(js_name = updateRecord)]
+    pub async fn update_record(&self, table: String, id: String, record: JsValue) -> Result<JsValue, JsValue> {
+        let inner = self.inner.clone();
+        inner.require_offline(&table)?;
+        let key = normalize_id(&id)?;
+        let record = from_js("record", record)?;
+        let store = table_store(&table);
+        let failure: Rc<std::cell::RefCell<Option<JsValue>>> = Rc::default();
+        let (inner2, table2, store2, key2, failure2) =
+            (inner.clone(), table.clone(), store.clone(), key.clone(), failure.clone());
+        let modify = Closure::<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>::new(move |existing: JsValue| {
+            let run = || -> Result<JsValue, JsValue> {
+                if existing.is_undefined() {
+                    return Err(not_found(&table2, &key2));
+                }
+                let existing = match from_js("stored row", existing)? {
+                    Value::Object(o) => o,
+                    _ => return Err(bad_argument("stored row", "not an object")),
+                };
+                let tables = inner2.tables.clone();
+                let w = prepare_update(&inner2.schema, &table2, &existing, &record, &|t| tables.contains(t))
+                    .map_err(js_err)?;
+                let ops = Array::new();
+                if !w.changes.is_empty() {
+                    ops.push(&op("put", &store2, &convert::to_js(&w.row)?));
+                    let entry = outbox_entry(&table2, &w.id, "update", &w.changes, existing.get("@odata.etag"))?;
+                    ops.push(&op("add", OUTBOX, &entry));
+                }
+                Ok(object(&[("ops", ops.into()), ("result", JsValue::NULL)]))
+            };
+            run().map_err(|e| {
+                *failure2.borrow_mut() = Some(e.clone());
+                e
+            })
+        });
+        let result = idb::read_modify_write(
+            &inner.db,
+            stores(&[&store, OUTBOX]),
+            &store,
+            &JsValue::from_str(&key),
+            modify.as_ref().unchecked_ref(),
+        )
+        .await;
+        drop(modify);
+        if let Err(e) = result {
+            return Err(failure.borrow_mut().take().unwrap_or_else(|| idb_err("updateRecord", e)));
+        }
+        Ok(record_ref(&table, &key))
+    }
+
+    /// Deletes a row offline (it must exist locally) and queues the delete. Resolves `{ entityType, id }`.
+    #[wasm_bindgen(js_name = deleteRecord)]
+    pub async fn delete_record(&self, table: String, id: String) -> Result<JsValue, JsValue> {
+        let inner = self.inner.clone();
+        inner.require_offline(&table)?;
+        let key = normalize_id(&id)?;
+        let store = table_store(&table);
+        let failure: Rc<std::cell::RefCell<Option<JsValue>>> = Rc::default();
+        let (table2, store2, key2, failure2) = (table.clone(), store.clone(), key.clone(), failure.clone());
+        let modify = Closure::<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>::new(move |existing: JsValue| {
+            let run = || -> Result<JsValue, JsValue> {
+                if existing.is_undefined() {
+                    return Err(not_found(&table2, &key2));
+                }
+                let etag = js_sys::Reflect::get(&existing, &"@odata.etag".into()).ok().and_then(|v| v.as_string());
+                let entry = outbox_entry(&table2, &key2, "delete", &Row::new(), etag.map(Value::String).as_ref())?;
+                let ops: Array =
+                    [op("delete", &store2, &JsValue::from_str(&key2)), op("add", OUTBOX, &entry)].into_iter().collect();
+                Ok(object(&[("ops", ops.into()), ("result", JsValue::NULL)]))
+            };
+            run().map_err(|e| {
+                *failure2.borrow_mut() = Some(e.clone());
+                e
+            })
+        });
+        let result = idb::read_modify_write(
+            &inner.db,
+            stores(&[&store, OUTBOX]),
+            &store,
+            &JsValue::from_str(&key),
+            modify.as_ref().unchecked_ref(),
+        )
+        .await;
+        drop(modify);
+        if let Err(e) = result {
+            return Err(failure.borrow_mut().take().unwrap_or_else(|| idb_err("deleteRecord", e)));
+        }
+        Ok(record_ref(&table, &key))
+    }
+
+    /// Reads one row offline; `options` may hold `$select` and `$expand`. Rejects with "Record Not Found" when the
+    /// row is not in the store.
+    #[wasm_bindgen(js_name = retrieveRecord)]
+    pub async fn retrieve_record(
+        &self,
+        table: String,
+        id: String,
+        options: Option<String>,
+    ) -> Result<JsValue, JsValue> {
+        let inner = self.inner.clone();
+        inner.require_offline(&table)?;
+        let key = normalize_id(&id)?;
+        let ctx = context(&inner);
+        query::retrieve_record(&inner, &table, &key, options.as_deref().unwrap_or(""), &ctx).await
+    }
+
+    /// Queries rows offline with OData options or `?fetchXml=`; resolves `{ entities, nextLink? }`.
+    #[wasm_bindgen(js_name = retrieveMultipleRecords)]
+    pub async fn retrieve_multiple_records(
+        &self,
+        table: String,
+        options: Option<String>,
+        max_page_size: Option<u32>,
+    ) -> Result<JsValue, JsValue> {
+        let inner = self.inner.clone();
+        inner.require_offline(&table)?;
+        let size = max_page_size.unwrap_or(5000);
+        if size == 0 {
+            return Err(bad_argument("maxPageSize", "must be a positive number"));
+        }
+        let ctx = context(&inner);
+        query::retrieve_multiple(&inner, &table, options.as_deref().unwrap_or(""), size, &ctx).await
+    }
+
+    /// The queued offline changes, in upload order.
+    pub async fn outbox(&self) -> Result<JsValue, JsValue> {
+        idb::get_all(&self.inner.db, OUTBOX, None, JsValue::UNDEFINED, None).await.map_err(|e| idb_err("outbox", e))
+    }
+
+    /// Number of rows stored for `table`.
+    #[wasm_bindgen(js_name = countRows)]
+    pub async fn count_rows(&self, table: String) -> Result<u32, JsValue> {
+        self.inner.require_offline(&table)?;
+        let n = idb::count(&self.inner.db, &table_store(&table)).await.map_err(|e| idb_err("count", e))?;
+        Ok(n.as_f64().unwrap_or(0.0) as u32)
+    }
+
+    /// Writes rows as the server sent them (no outbox entry): used by sync and by tests that seed a store.
+    #[wasm_bindgen(js_name = putServerRows)]
+    pub async fn put_server_rows(&self, table: String, rows: Array) -> Result<(), JsValue> {
+        let inner = self.inner.clone();
+        inner.require_offline(&table)?;
+        let id_attr = inner.primary_id(&table)?;
+        let store = table_store(&table);
+        let ops = Array::new();
+        for row in rows.iter() {
+            let id = js_sys::Reflect::get(&row, &JsValue::from_str(&id_attr)).ok().and_then(|v| v.as_string());
+            let Some(g) = id.as_deref().and_then(crate::store::guid::normalize) else {
+                return Err(bad_argument("row", format!("every '{table}' row needs '{id_attr}' as a GUID")));
+            };
+            let _ = js_sys::Reflect::set(&row, &JsValue::from_str(&id_attr), &JsValue::from_str(&g));
+            ops.push(&op("put", &store, &row));
+        }
+        idb::write(&inner.db, stores(&[&store]), ops).await.map_err(|e| idb_err("putServerRows", e))?;
+        Ok(())
+    }
+
+    /// Stores a metadata value (cached schema and profile, sync state) under `key`.
+    #[wasm_bindgen(js_name = putMeta)]
+    pub async fn put_meta(&self, key: String, value: JsValue) -> Result<(), JsValue> {
+        let entry = object(&[("key", JsValue::from_str(&key)), ("value", value)]);
+        let ops: Array = [op("put", META, &entry)].into_iter().collect();
+        idb::write(&self.inner.db, stores(&[META]), ops).await.map_err(|e| idb_err("putMeta", e))?;
+        Ok(())
+    }
+
+    /// The metadata value stored under `key`, or undefined.
+    #[wasm_bindgen(js_name = getMeta)]
+    pub async fn get_meta(&self, key: String) -> Result<JsValue, JsValue> {
+        let entry = idb::get(&self.inner.db, META, &JsValue::from_str(&key)).await.map_err(|e| idb_err("getMeta", e))?;
+        if entry.is_undefined() {
+            return Ok(JsValue::UNDEFINED);
+        }
+        Ok(js_sys::Reflect::get(&entry, &"value".into()).unwrap_or(JsValue::UNDEFINED))
+    }
+
+    /// Closes the connection (the database stays).
+    pub fn close(&self) {
+        idb::close_database(&self.inner.db);
+    }
+
+    /// Deletes this store's database (sign-out). The store can't be used afterwards.
+    #[wasm_bindgen(js_name = deleteDatabase)]
+    pub async fn delete_database(&self) -> Result<(), JsValue> {
+        idb::close_database(&self.inner.db);
+        idb::delete_database(&self.inner.layout.name).await.map_err(|e| idb_err("deleteDatabase", e))?;
+        Ok(())
+    }
+
+    /// Deletes the database of `{ orgUrl, userId, profileId }` without opening it.
+    #[wasm_bindgen(js_name = deleteDatabaseOf)]
+    pub async fn delete_database_of(org_url: String, user_id: String, profile_id: String) -> Result<(), JsValue> {
+        let name = layout::database_name(&org_url, &user_id, &profile_id);
+        idb::delete_database(&name).await.map_err(|e| idb_err("deleteDatabase", e))?;
+        Ok(())
+    }
+}
+
+fn normalize_id(id: &str) -> Result<String, JsValue> {
+    crate::store::guid::normalize(id).ok_or_else(|| bad_argument("id", format!("'{id}' is not a GUID")))
+}
+
+pub(crate) fn not_found(table: &str, id: &str) -> JsValue {
+    js_err(Error::new(ErrorCode::RecordNotFound, format!("{table} With Id = {id} Does Not Exist")))
+}
+
+/// The user's context with the device clock and time zone read now.
+fn context(inner: &Inner) -> EvalContext {
+    let now = js_sys::Date::new_0();
+    EvalContext {
+        now_ms: now.get_time() as i64,
+        utc_offset_minutes: -(now.get_timezone_offset() as i32),
+        ..inner.user.borrow().clone()
+    }
+}

@@ -1,0 +1,54 @@
+// Type checks (tsc --noEmit, run by tests/js/types.test.mjs): the package's types are usable and fit the
+// Microsoft types that PCF and web-resource developers already use.
+/// <reference types="xrm" />
+/// <reference types="powerapps-component-framework" />
+import { XrmOffline, createEngine, lintProfile, type XrmOfflineError } from "xrm-offline";
+
+async function main(): Promise<void> {
+  const client = await XrmOffline.open({
+    serverUrl: "https://org.crm.dynamics.com",
+    profile: "Field Service Mobile - Offline Profile",
+    getAccessToken: async () => "token",
+    conflictPolicy: "clientWins",
+  });
+
+  // pcfWebApi is a ComponentFramework.WebApi.
+  const pcf: ComponentFramework.WebApi = client.pcfWebApi;
+  const created: ComponentFramework.LookupValue = await pcf.createRecord("account", { name: "x" });
+  const page: ComponentFramework.WebApi.RetrieveMultipleResponse = await pcf.retrieveMultipleRecords("account", "?$top=1");
+
+  // Results fit the Xrm result types.
+  const many: Xrm.RetrieveMultipleResult = await client.WebApi.offline.retrieveMultipleRecords("account", "?$top=5", 10);
+  const offline: boolean = client.WebApi.offline.isAvailableOffline("account");
+  const state: "Online" | "Offline" = client.Utility.getGlobalContext().client.getClientState();
+
+  // installGlobal gives scripts the Xrm they are typed against.
+  const x = client.installGlobal();
+  const res: Response = await x.WebApi.online.execute({
+    getMetadata: () => ({ boundParameter: null, operationName: "WhoAmI", operationType: 1, parameterTypes: {} }),
+  });
+
+  try {
+    await client.WebApi.offline.retrieveRecord("account", "00000000-0000-0000-0000-000000000000");
+  } catch (e) {
+    const err = e as XrmOfflineError;
+    const code: number = err.errorCode;
+    void code;
+  }
+
+  // The types are precise, not `any`: misuse is a compile error (an unused @ts-expect-error fails the check).
+  // @ts-expect-error the table is a logical name string
+  await client.WebApi.createRecord(42, {});
+  // @ts-expect-error getClientState is "Online" | "Offline"
+  const wrong: "Connected" = client.Utility.getGlobalContext().client.getClientState();
+  // @ts-expect-error isAvailableOffline is synchronous, as in Xrm
+  await client.WebApi.offline.isAvailableOffline("account").then(() => 0);
+  void wrong;
+
+  const engine = await createEngine();
+  const tables: string[] = engine.tables();
+  const report = await lintProfile({ name: "p", items: [{ table: "account", filter: "all" }] });
+  void [created, page, many, offline, state, res, tables, report.warnings.length];
+}
+
+void main;

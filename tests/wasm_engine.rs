@@ -1,0 +1,69 @@
+//! The wasm binding in headless Chromium (wasm-bindgen-test): errors cross the boundary as JS `Error`s with
+//! `errorCode`, and queries run over rows passed as plain JS objects.
+#![cfg(target_arch = "wasm32")]
+
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::*;
+use xrm_offline::wasm::Engine;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn js(json: &str) -> JsValue {
+    js_sys::JSON::parse(json).expect("test JSON parses")
+}
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(v, &key.into()).expect("object property")
+}
+
+fn field_service() -> Engine {
+    Engine::from_schema(JsValue::from_str(include_str!("../schema/fieldservice.json"))).expect("shipped schema loads")
+}
+
+#[wasm_bindgen_test]
+fn field_service_schema_is_shipped() {
+    let tables = field_service().tables();
+    for t in ["account", "msdyn_workorder", "bookableresourcebooking", "msdyn_rma"] {
+        assert!(tables.iter().any(|x| x == t), "missing table {t}: {tables:?}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_bad_schema_is_a_js_error_with_an_error_code() {
+    let err = Engine::from_schema(JsValue::from_str("{not json")).err().expect("bad schema is refused");
+    let e: &js_sys::Error = err.dyn_ref().expect("a real Error object");
+    assert!(String::from(e.message()).contains("not valid JSON"));
+    assert_eq!(get(&err, "errorCode").as_f64(), Some(0x80A0_0003u32 as f64));
+    assert_eq!(get(&err, "errorName").as_string().as_deref(), Some("InvalidSchema"));
+}
+
+#[wasm_bindgen_test]
+fn retrieve_multiple_filters_orders_and_limits() {
+    let engine = field_service();
+    let rows = js(r#"{"account": [
+        {"accountid": "00000000-0000-0000-0000-000000000001", "name": "Contoso Pharma", "address1_city": "Oslo"},
+        {"accountid": "00000000-0000-0000-0000-000000000002", "name": "Fabrikam", "address1_city": "Bergen"},
+        {"accountid": "00000000-0000-0000-0000-000000000003", "name": "contoso labs", "address1_city": "Oslo"}
+    ]}"#);
+    let result = engine
+        .retrieve_multiple(
+            "account",
+            "?$select=name&$filter=contains(name,'CONTOSO')&$orderby=name desc&$top=5",
+            rows,
+            JsValue::UNDEFINED,
+        )
+        .expect("query runs");
+    let entities: js_sys::Array = get(&result, "entities").dyn_into().expect("entities is an array");
+    let names: Vec<String> = entities.iter().map(|r| get(&r, "name").as_string().unwrap_or_default()).collect();
+    assert_eq!(names, vec!["contoso labs".to_string(), "Contoso Pharma".to_string()]);
+}
+
+#[wasm_bindgen_test]
+fn an_unknown_column_is_attribute_not_found() {
+    let engine = field_service();
+    let err = engine
+        .retrieve_multiple("account", "?$filter=nosuchcolumn eq 1", js(r#"{"account": []}"#), JsValue::UNDEFINED)
+        .err()
+        .expect("unknown column is refused");
+    assert_eq!(get(&err, "errorCode").as_f64(), Some(0x8004_1103u32 as f64));
+}
