@@ -160,7 +160,10 @@ impl App {
     }
 
     fn clock_json(&self) -> Response {
-        Response::json(200, &json!({ "now": clock::format_rfc3339(self.clock.now_ms()), "offsetMs": self.clock.offset_ms() }))
+        Response::json(
+            200,
+            &json!({ "now": clock::format_rfc3339(self.clock.now_ms()), "offsetMs": self.clock.offset_ms() }),
+        )
     }
 
     fn static_file(&self, req: &Request) -> Response {
@@ -183,7 +186,8 @@ impl App {
         }
         match std::fs::read(&file) {
             Ok(bytes) => {
-                let mut r = Response::bytes(200, content_type(&file), if req.method == "HEAD" { Vec::new() } else { bytes });
+                let mut r =
+                    Response::bytes(200, content_type(&file), if req.method == "HEAD" { Vec::new() } else { bytes });
                 r.set("Cache-Control", "no-cache");
                 r
             }

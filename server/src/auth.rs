@@ -28,6 +28,10 @@ pub struct Principal {
     pub role: Role,
 }
 
+/// User-owned tables every role reads at organisation depth (configuration data the Field Service roles read
+/// organisation-wide: booking statuses, bookable resources).
+pub const REFERENCE_TABLES: &[&str] = &["bookingstatus", "bookableresource"];
+
 /// Depth of a privilege on user-owned tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Depth {
@@ -51,7 +55,7 @@ impl Principal {
 
     /// Which rows of `table` this user reads.
     pub fn read_access(&self, table: &TableDef) -> Access {
-        if table.ownership != OwnershipType::UserOwned {
+        if table.ownership != OwnershipType::UserOwned || REFERENCE_TABLES.contains(&table.logical_name.as_str()) {
             return Access::All;
         }
         match self.depth() {
@@ -71,8 +75,16 @@ impl Principal {
     }
 
     /// Checks the write privilege on a row of `table` with this owner and business unit.
-    pub fn check_write(&self, table: &TableDef, owner: Option<&str>, bu: Option<&str>, privilege: &str) -> Result<(), ApiError> {
-        let ok = if table.ownership == OwnershipType::UserOwned {
+    pub fn check_write(
+        &self,
+        table: &TableDef,
+        owner: Option<&str>,
+        bu: Option<&str>,
+        privilege: &str,
+    ) -> Result<(), ApiError> {
+        let ok = if REFERENCE_TABLES.contains(&table.logical_name.as_str()) {
+            self.can_write_unowned()
+        } else if table.ownership == OwnershipType::UserOwned {
             self.read_access(table).allows(owner, bu)
         } else {
             self.can_write_unowned()

@@ -50,8 +50,12 @@ impl FaultConfig {
                         return Err("statuses must not be empty".into());
                     }
                 }
-                "retryAfterSeconds" => c.retry_after_seconds = Some(val.as_u64().ok_or("retryAfterSeconds must be a number")?),
-                "latencyMs" => c.latency_ms = val.as_u64().filter(|n| *n <= 120_000).ok_or("latencyMs must be 0..120000")?,
+                "retryAfterSeconds" => {
+                    c.retry_after_seconds = Some(val.as_u64().ok_or("retryAfterSeconds must be a number")?)
+                }
+                "latencyMs" => {
+                    c.latency_ms = val.as_u64().filter(|n| *n <= 120_000).ok_or("latencyMs must be 0..120000")?
+                }
                 "paths" => c.paths = Some(strings(val, k)?),
                 "methods" => c.methods = Some(strings(val, k)?.into_iter().map(|m| m.to_ascii_uppercase()).collect()),
                 "maxFaults" => c.max_faults = Some(val.as_u64().ok_or("maxFaults must be a number")?),
@@ -215,7 +219,11 @@ impl Faults {
 fn path_key(path: &str) -> String {
     let rest = path.strip_prefix("/api/data/v9.2/").unwrap_or(path);
     let seg = rest.split(['/', '(']).next().unwrap_or(rest);
-    if seg.is_empty() { "/".into() } else { seg.to_string() }
+    if seg.is_empty() {
+        "/".into()
+    } else {
+        seg.to_string()
+    }
 }
 
 fn next_f64(state: &mut u64) -> f64 {

@@ -121,8 +121,8 @@ pub fn start(config: Config) -> Result<Running, String> {
             auth.add(name, token, &db)?;
         }
     }
-    let listener =
-        TcpListener::bind((config.host.as_str(), config.port)).map_err(|e| format!("cannot bind {}:{}: {e}", config.host, config.port))?;
+    let listener = TcpListener::bind((config.host.as_str(), config.port))
+        .map_err(|e| format!("cannot bind {}:{}: {e}", config.host, config.port))?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let app = Arc::new(App {
         schema,

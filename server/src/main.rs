@@ -70,7 +70,10 @@ fn parse_serve(args: &[String]) -> Result<Config, String> {
             "--port" => c.port = value(args, &mut i, a)?.parse().map_err(|_| "--port needs a number (0..65535)")?,
             "--host" => c.host = value(args, &mut i, a)?.to_string(),
             "--db" => c.db = value(args, &mut i, a)?.to_string(),
-            "--seed" => c.seed = Some(value(args, &mut i, a)?.parse().map_err(|_| "--seed needs a scale (1 = about 10,000 rows)")?),
+            "--seed" => {
+                c.seed =
+                    Some(value(args, &mut i, a)?.parse().map_err(|_| "--seed needs a scale (1 = about 10,000 rows)")?)
+            }
             "--static" => static_dir = Some(PathBuf::from(value(args, &mut i, a)?)),
             "--pkg" => pkg_dir = Some(PathBuf::from(value(args, &mut i, a)?)),
             "--enable-faults" => c.enable_faults = true,
@@ -151,7 +154,8 @@ fn seed(args: &[String]) -> i32 {
         let a = args[i].as_str();
         let r = match a {
             "--db" => value(args, &mut i, a).map(|v| db = Some(v.to_string())),
-            "--scale" => value(args, &mut i, a).and_then(|v| v.parse().map(|n| scale = n).map_err(|_| "--scale needs a number".into())),
+            "--scale" => value(args, &mut i, a)
+                .and_then(|v| v.parse().map(|n| scale = n).map_err(|_| "--scale needs a number".into())),
             other => Err(format!("unknown option '{other}'")),
         };
         if let Err(e) = r {

@@ -34,7 +34,14 @@ pub fn unbound(name: &str) -> Option<Action> {
 }
 
 /// `POST <set>(<id>)/Microsoft.Dynamics.CRM.<action>`.
-pub fn bound(ctx: &Ctx<'_>, db: &mut Db, table: &TableDef, id: &str, action: &str, req: &Request) -> ApiResult<Response> {
+pub fn bound(
+    ctx: &Ctx<'_>,
+    db: &mut Db,
+    table: &TableDef,
+    id: &str,
+    action: &str,
+    req: &Request,
+) -> ApiResult<Response> {
     match (table.logical_name.as_str(), action) {
         ("msdyn_workorder", "msdyn_CompleteWorkOrder") => {
             let body = optional_body(req)?;
@@ -116,7 +123,9 @@ fn validate_inventory(ctx: &Ctx<'_>, db: &mut Db, req: &Request) -> ApiResult<Re
     } else {
         let product = guid_param(&body, "ProductId")?;
         let qty = body.get("Quantity").and_then(Value::as_f64).ok_or_else(|| {
-            ApiError::bad_request("The action parameter 'Quantity' is missing: send WorkOrderId, or ProductId and Quantity.")
+            ApiError::bad_request(
+                "The action parameter 'Quantity' is missing: send WorkOrderId, or ProductId and Quantity.",
+            )
         })?;
         needed.insert(product, qty);
     }

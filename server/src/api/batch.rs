@@ -104,7 +104,9 @@ fn parse_http_part(text: &str) -> ApiResult<Part> {
 fn parse(req: &Request) -> ApiResult<Vec<Item>> {
     let ct = req.header("content-type").unwrap_or("");
     if !ct.to_ascii_lowercase().starts_with("multipart/mixed") {
-        return Err(ApiError::bad_request("A $batch request must have Content-Type: multipart/mixed; boundary=batch_<id>."));
+        return Err(ApiError::bad_request(
+            "A $batch request must have Content-Type: multipart/mixed; boundary=batch_<id>.",
+        ));
     }
     let boundary = boundary_of(ct).ok_or_else(|| ApiError::bad_request("The $batch Content-Type has no boundary."))?;
     let body = String::from_utf8_lossy(&req.body);
@@ -131,7 +133,9 @@ fn parse(req: &Request) -> ApiResult<Vec<Item>> {
         }
     }
     if count > MAX_REQUESTS {
-        return Err(ApiError::bad_request(format!("The number of requests in a batch ({count}) exceeds the limit of {MAX_REQUESTS}.")));
+        return Err(ApiError::bad_request(format!(
+            "The number of requests in a batch ({count}) exceeds the limit of {MAX_REQUESTS}."
+        )));
     }
     Ok(items)
 }
@@ -140,8 +144,15 @@ fn parse(req: &Request) -> ApiResult<Vec<Item>> {
 fn resolve_refs(req: &mut Request, refs: &[(String, String)]) {
     for (id, url) in refs {
         let token = format!("${id}");
-        let path_url = url.split_once("/api/data/v9.2/").map(|(_, p)| format!("/api/data/v9.2/{p}")).unwrap_or_else(|| url.clone());
-        if req.path == format!("/{token}") || req.path == token || req.path.starts_with(&format!("/{token}/")) || req.path.starts_with(&format!("{token}/")) {
+        let path_url = url
+            .split_once("/api/data/v9.2/")
+            .map(|(_, p)| format!("/api/data/v9.2/{p}"))
+            .unwrap_or_else(|| url.clone());
+        if req.path == format!("/{token}")
+            || req.path == token
+            || req.path.starts_with(&format!("/{token}/"))
+            || req.path.starts_with(&format!("{token}/"))
+        {
             let tail = req.path.trim_start_matches('/').strip_prefix(&token).unwrap_or("").to_string();
             req.path = format!("{path_url}{tail}");
         }
@@ -154,7 +165,8 @@ fn resolve_refs(req: &mut Request, refs: &[(String, String)]) {
 }
 
 fn sub_ctx<'a>(ctx: &'a Ctx<'_>, req: &Request) -> Ctx<'a> {
-    let mut prefer = Prefer::parse(req.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case("prefer")).map(|(_, v)| v.as_str()));
+    let mut prefer =
+        Prefer::parse(req.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case("prefer")).map(|(_, v)| v.as_str()));
     if prefer.annotations.is_none() {
         prefer.annotations = ctx.prefer.annotations.clone();
     }

@@ -19,7 +19,8 @@ pub fn body_json(req: &Request) -> ApiResult<Value> {
     if req.body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("The request body is empty: send the entity as a JSON object."));
     }
-    serde_json::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))
+    serde_json::from_slice(&req.body)
+        .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))
 }
 
 /// The stored row with `@odata.etag`, as the engine and the shaper read it.
@@ -61,11 +62,9 @@ pub fn select_list(table: &TableDef, select: Option<&str>) -> ApiResult<Option<V
 pub fn context_url(ctx: &Ctx<'_>, table: &TableDef, select: Option<&[String]>, suffix: &str) -> String {
     let cols = match select {
         Some(list) if !list.is_empty() => {
-            let mut keys: Vec<String> = list
-                .iter()
-                .map(|n| table.attribute(n).map(|a| a.row_key()).unwrap_or_else(|| n.clone()))
-                .collect();
-            if !list.iter().any(|n| *n == table.primary_id_attribute) {
+            let mut keys: Vec<String> =
+                list.iter().map(|n| table.attribute(n).map(|a| a.row_key()).unwrap_or_else(|| n.clone())).collect();
+            if !list.contains(&table.primary_id_attribute) {
                 keys.push(table.primary_id_attribute.clone());
             }
             format!("({})", keys.join(","))
@@ -75,7 +74,14 @@ pub fn context_url(ctx: &Ctx<'_>, table: &TableDef, select: Option<&[String]>, s
     format!("{}$metadata#{}{cols}{suffix}", ctx.base, table.entity_set_name)
 }
 
-fn representation(ctx: &Ctx<'_>, db: &Db, table: &TableDef, row: &StoredRow, req: &Request, status: u16) -> ApiResult<Response> {
+fn representation(
+    ctx: &Ctx<'_>,
+    db: &Db,
+    table: &TableDef,
+    row: &StoredRow,
+    req: &Request,
+    status: u16,
+) -> ApiResult<Response> {
     let select = select_list(table, req.param("$select").as_deref())?;
     let shaper = Shaper::new(ctx, db);
     let cols = match &select {
@@ -91,7 +97,14 @@ fn representation(ctx: &Ctx<'_>, db: &Db, table: &TableDef, row: &StoredRow, req
     Ok(r)
 }
 
-fn written(ctx: &Ctx<'_>, db: &Db, table: &TableDef, id: &str, req: &Request, status_with_body: u16) -> ApiResult<Response> {
+fn written(
+    ctx: &Ctx<'_>,
+    db: &Db,
+    table: &TableDef,
+    id: &str,
+    req: &Request,
+    status_with_body: u16,
+) -> ApiResult<Response> {
     if ctx.prefer.return_representation {
         let row = db.get(&table.logical_name, id)?.ok_or_else(|| ApiError::not_found(&table.logical_name, id))?;
         let mut r = representation(ctx, db, table, &row, req, status_with_body)?;
@@ -112,7 +125,9 @@ pub fn create(ctx: &Ctx<'_>, db: &mut Db, table: &TableDef, req: &Request) -> Ap
         })?,
         Some(Value::Null) | None => new_guid(),
         Some(other) => {
-            return Err(ApiError::bad_request(format!("Cannot convert the literal '{other}' to the expected type 'Edm.Guid'.")))
+            return Err(ApiError::bad_request(format!(
+                "Cannot convert the literal '{other}' to the expected type 'Edm.Guid'."
+            )))
         }
     };
     let id = create_row(ctx, db, table, &id, &body)?;
@@ -227,7 +242,11 @@ pub fn delete(ctx: &Ctx<'_>, db: &mut Db, table: &TableDef, id: &str, req: &Requ
     let row = db.get(&table.logical_name, id)?.ok_or_else(|| ApiError::not_found(&table.logical_name, id))?;
     check_if_match(req, table, id, Some(&row))?;
     if !ctx.user.read_access(table).allows(row.owner.as_deref(), row.business_unit.as_deref()) {
-        return Err(ApiError::privilege(&ctx.user.id, &format!("prvDelete{}", table.logical_name), &table.logical_name));
+        return Err(ApiError::privilege(
+            &ctx.user.id,
+            &format!("prvDelete{}", table.logical_name),
+            &table.logical_name,
+        ));
     }
     ctx.user.check_write(table, row.owner.as_deref(), row.business_unit.as_deref(), "prvDelete")?;
     db.delete(&table.logical_name, id)?;
@@ -235,12 +254,22 @@ pub fn delete(ctx: &Ctx<'_>, db: &mut Db, table: &TableDef, id: &str, req: &Requ
 }
 
 /// `GET <set>(<id>)/<column>`: `{"@odata.context": ..., "value": ...}`.
-pub fn property(ctx: &Ctx<'_>, db: &mut Db, table: &TableDef, id: &str, prop: &str, req: &Request) -> ApiResult<Response> {
+pub fn property(
+    ctx: &Ctx<'_>,
+    db: &mut Db,
+    table: &TableDef,
+    id: &str,
+    prop: &str,
+    req: &Request,
+) -> ApiResult<Response> {
     if req.method != "GET" {
         return Err(ApiError::method(&req.method));
     }
     let row = readable_row(ctx, db, table, id)?;
-    let a = table.attribute_by_row_key(prop).or_else(|| table.attribute(prop)).ok_or_else(|| ApiError::no_resource(prop))?;
+    let a = table
+        .attribute_by_row_key(prop)
+        .or_else(|| table.attribute(prop))
+        .ok_or_else(|| ApiError::no_resource(prop))?;
     let key = a.row_key();
     let value = row.data.get(&key).cloned().unwrap_or(Value::Null);
     if value.is_null() {

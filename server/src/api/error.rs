@@ -66,7 +66,11 @@ impl ApiError {
 
     /// 412, 0x80060882: If-Match did not match.
     pub fn version_mismatch() -> ApiError {
-        ApiError::new(412, "0x80060882", "The version of the existing record doesn't match the RowVersion property provided.")
+        ApiError::new(
+            412,
+            "0x80060882",
+            "The version of the existing record doesn't match the RowVersion property provided.",
+        )
     }
 
     /// 412, 0x80040237: the row already exists (create with an existing id, If-None-Match: *).

@@ -75,10 +75,14 @@ fn parse_filter(f: &str) -> ApiResult<Vec<(String, Value)>> {
     for clause in f.split(" and ") {
         let parts: Vec<&str> = clause.trim().splitn(3, ' ').collect();
         let [prop, op, val] = parts[..] else {
-            return Err(ApiError::bad_request(format!("The metadata filter clause '{clause}' is not supported: use Property eq value.")));
+            return Err(ApiError::bad_request(format!(
+                "The metadata filter clause '{clause}' is not supported: use Property eq value."
+            )));
         };
         if op != "eq" {
-            return Err(ApiError::bad_request(format!("The metadata filter operator '{op}' is not supported: use eq.")));
+            return Err(ApiError::bad_request(format!(
+                "The metadata filter operator '{op}' is not supported: use eq."
+            )));
         }
         let v = match val.trim() {
             "true" => Value::Bool(true),
@@ -110,7 +114,8 @@ fn project(item: &Value, level: &Level, navs_default_off: bool) -> Value {
         if is_nav {
             continue;
         }
-        let keep = k.starts_with('@') || k == "MetadataId" || level.select.as_ref().is_none_or(|s| s.iter().any(|x| x == k));
+        let keep =
+            k.starts_with('@') || k == "MetadataId" || level.select.as_ref().is_none_or(|s| s.iter().any(|x| x == k));
         if keep {
             out.insert(k.clone(), v.clone());
         }
@@ -139,7 +144,8 @@ pub fn handle(ctx: &Ctx<'_>, key: Option<&str>, tail: Option<&str>, req: &Reques
         if tail.is_some() {
             return Err(ApiError::no_resource(tail.unwrap_or_default()));
         }
-        let value: Vec<Value> = defs.iter().filter(|d| matches(d, &level.filter)).map(|d| project(d, &level, true)).collect();
+        let value: Vec<Value> =
+            defs.iter().filter(|d| matches(d, &level.filter)).map(|d| project(d, &level, true)).collect();
         return Ok(Response::json(200, &json!({ "@odata.context": base, "value": value })));
     };
     let key = key.trim();
@@ -173,7 +179,8 @@ pub fn handle(ctx: &Ctx<'_>, key: Option<&str>, tail: Option<&str>, req: &Reques
             let ctx_url = format!("{base}({key})/{nav}");
             match sub {
                 None => {
-                    let value: Vec<Value> = list.iter().filter(|x| matches(x, &level.filter)).map(|x| project(x, &level, true)).collect();
+                    let value: Vec<Value> =
+                        list.iter().filter(|x| matches(x, &level.filter)).map(|x| project(x, &level, true)).collect();
                     Ok(Response::json(200, &json!({ "@odata.context": ctx_url, "value": value })))
                 }
                 Some(k) => {
@@ -184,7 +191,9 @@ pub fn handle(ctx: &Ctx<'_>, key: Option<&str>, tail: Option<&str>, req: &Reques
                     let item = list
                         .iter()
                         .find(|x| x[field].as_str().is_some_and(|n| n.eq_ignore_ascii_case(want)))
-                        .ok_or_else(|| ApiError::new(404, "0x80040217", format!("Could not find {nav} with the key {k}.")))?;
+                        .ok_or_else(|| {
+                            ApiError::new(404, "0x80040217", format!("Could not find {nav} with the key {k}."))
+                        })?;
                     let mut v = project(item, &level, true);
                     if let Some(o) = v.as_object_mut() {
                         o.insert("@odata.context".into(), Value::from(format!("{ctx_url}/$entity")));
@@ -226,7 +235,11 @@ pub fn csdl(ctx: &Ctx<'_>) -> Response {
             esc(&t.primary_id_attribute)
         ));
         for a in &t.attributes {
-            x.push_str(&format!("<Property Name=\"{}\" Type=\"{}\" />", esc(&a.row_key()), edm(a.attribute_type.as_str())));
+            x.push_str(&format!(
+                "<Property Name=\"{}\" Type=\"{}\" />",
+                esc(&a.row_key()),
+                edm(a.attribute_type.as_str())
+            ));
         }
         for r in &t.many_to_one {
             x.push_str(&format!(

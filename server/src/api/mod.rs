@@ -76,11 +76,15 @@ pub fn handle(app: &App, req: &Request) -> Response {
         Ok(u) => u,
         Err(e) => {
             let mut r = e.response();
-            r.set("WWW-Authenticate", &format!("Bearer authorization_uri=http://{host}/_auth, resource_id=http://{host}/"));
+            r.set(
+                "WWW-Authenticate",
+                &format!("Bearer authorization_uri=http://{host}/_auth, resource_id=http://{host}/"),
+            );
             return r;
         }
     };
-    let prefer = Prefer::parse(req.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case("prefer")).map(|(_, v)| v.as_str()));
+    let prefer =
+        Prefer::parse(req.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case("prefer")).map(|(_, v)| v.as_str()));
     let ctx = Ctx { app, user, base, prefer };
     let rest = req.path.strip_prefix(PREFIX).unwrap_or("");
     if rest == "$batch" {
@@ -188,7 +192,8 @@ pub fn parse_key(key: &str, table: &TableDef) -> ApiResult<String> {
         None => k,
     };
     let k = k.trim_start_matches('{').trim_end_matches('}');
-    normalize_guid(k).ok_or_else(|| ApiError::bad_request(format!("Unrecognized 'Edm.Guid' literal '{key}' in the key.")))
+    normalize_guid(k)
+        .ok_or_else(|| ApiError::bad_request(format!("Unrecognized 'Edm.Guid' literal '{key}' in the key.")))
 }
 
 /// Lower-case 8-4-4-4-12 GUID, or `None`.

@@ -112,12 +112,11 @@ pub fn delta_link(ctx: &Ctx<'_>, set: &str, select: Option<&str>, version: i64) 
 
 /// The version in a decoded delta token.
 pub fn parse_delta_token(token: &str) -> ApiResult<i64> {
-    token
-        .split('!')
-        .next()
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .filter(|v| *v >= 0)
-        .ok_or_else(|| ApiError::bad_request(format!("The delta token '{token}' is not valid: use the @odata.deltaLink the server returned.")))
+    token.split('!').next().and_then(|v| v.trim().parse::<i64>().ok()).filter(|v| *v >= 0).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "The delta token '{token}' is not valid: use the @odata.deltaLink the server returned."
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -126,7 +125,14 @@ mod tests {
 
     #[test]
     fn cookies_round_trip() {
-        let c = Cookie { page: 1, last: Some("a-b".into()), first: Some("0-1".into()), snapshot: Some(9), after: None, tracking: true };
+        let c = Cookie {
+            page: 1,
+            last: Some("a-b".into()),
+            first: Some("0-1".into()),
+            snapshot: Some(9),
+            after: None,
+            tracking: true,
+        };
         let t = c.next_token("accountid");
         let back = Cookie::parse(&t).unwrap();
         assert_eq!(back.page, 2);

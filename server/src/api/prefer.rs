@@ -51,7 +51,9 @@ impl Prefer {
             };
             let hit = pat == "*"
                 || pat.eq_ignore_ascii_case(term)
-                || pat.strip_suffix(".*").is_some_and(|prefix| term.len() > prefix.len() && term[..prefix.len()].eq_ignore_ascii_case(prefix));
+                || pat.strip_suffix(".*").is_some_and(|prefix| {
+                    term.len() > prefix.len() && term[..prefix.len()].eq_ignore_ascii_case(prefix)
+                });
             if hit {
                 if neg {
                     return false;
@@ -105,6 +107,9 @@ mod tests {
         assert_eq!(p.max_page_size, Some(10));
         assert!(p.return_representation);
         assert!(p.wants(FORMATTED) && p.wants(LOOKUP_LOGICAL_NAME));
-        assert!(!Prefer::parse(["odata.include-annotations=\"*,-Microsoft.Dynamics.CRM.lookuplogicalname\""].into_iter()).wants(LOOKUP_LOGICAL_NAME));
+        assert!(!Prefer::parse(
+            ["odata.include-annotations=\"*,-Microsoft.Dynamics.CRM.lookuplogicalname\""].into_iter()
+        )
+        .wants(LOOKUP_LOGICAL_NAME));
     }
 }

@@ -43,21 +43,29 @@ pub fn collection(ctx: &Ctx<'_>, db: &mut Db, table: &TableDef, req: &Request) -
     let params = req.params();
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     if get("$skip").is_some() {
-        return Err(ApiError::bad_request("The query parameter $skip is not supported: page with Prefer: odata.maxpagesize and @odata.nextLink."));
+        return Err(ApiError::bad_request(
+            "The query parameter $skip is not supported: page with Prefer: odata.maxpagesize and @odata.nextLink.",
+        ));
     }
     let cookie = match get("$skiptoken") {
         Some(t) => Some(Cookie::parse(&t)?),
         None => None,
     };
-    let tracking = ctx.prefer.track_changes || cookie.as_ref().is_some_and(|c| c.tracking) || get("$deltatoken").is_some();
+    let tracking =
+        ctx.prefer.track_changes || cookie.as_ref().is_some_and(|c| c.tracking) || get("$deltatoken").is_some();
     if tracking {
         for k in ["$filter", "$orderby", "$expand", "$top", "fetchXml"] {
             if get(k).is_some() {
-                return Err(ApiError::bad_request(format!("The query parameter {k} is not supported with change tracking.")));
+                return Err(ApiError::bad_request(format!(
+                    "The query parameter {k} is not supported with change tracking."
+                )));
             }
         }
         if !table.change_tracking_enabled {
-            return Err(ApiError::bad_request(format!("Change tracking is not enabled for entity '{}'.", table.logical_name)));
+            return Err(ApiError::bad_request(format!(
+                "Change tracking is not enabled for entity '{}'.",
+                table.logical_name
+            )));
         }
     }
     if let Some(dt) = get("$deltatoken") {
@@ -82,7 +90,9 @@ pub fn collection(ctx: &Ctx<'_>, db: &mut Db, table: &TableDef, req: &Request) -
                 None => Columns::All,
             };
             let top = match get("$top") {
-                Some(t) => Some(t.trim().parse::<u32>().map_err(|_| ApiError::bad_request(format!("Invalid value '{t}' for $top: expected a non-negative integer.")))?),
+                Some(t) => Some(t.trim().parse::<u32>().map_err(|_| {
+                    ApiError::bad_request(format!("Invalid value '{t}' for $top: expected a non-negative integer."))
+                })?),
                 None => None,
             };
             Query { table: table.logical_name.clone(), columns, top, ..Default::default() }
@@ -102,7 +112,8 @@ pub fn collection(ctx: &Ctx<'_>, db: &mut Db, table: &TableDef, req: &Request) -
         cookie.snapshot = Some(db.current_version());
         cookie.tracking = true;
     }
-    let streaming = query.orders.is_empty() && !query.count && query.joins.is_empty() && fetch.is_none() && !query.distinct;
+    let streaming =
+        query.orders.is_empty() && !query.count && query.joins.is_empty() && fetch.is_none() && !query.distinct;
     let page = if streaming {
         stream_page(ctx, db, table, &query, page_size, cookie)?
     } else {
@@ -132,7 +143,10 @@ pub fn collection(ctx: &Ctx<'_>, db: &mut Db, table: &TableDef, req: &Request) -
         }
     } else if tracking {
         let version = page.cookie.snapshot.unwrap_or_else(|| db.current_version());
-        body.insert("@odata.deltaLink".into(), Value::from(paging::delta_link(ctx, &table.entity_set_name, get("$select").as_deref(), version)));
+        body.insert(
+            "@odata.deltaLink".into(),
+            Value::from(paging::delta_link(ctx, &table.entity_set_name, get("$select").as_deref(), version)),
+        );
     }
     let mut r = Response::json(200, &Value::Object(body));
     applied(ctx, &mut r, tracking);
@@ -169,7 +183,8 @@ fn rewrite_lookup_keys(schema: &Schema, text: &str) -> String {
             let end = rest.find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_')).unwrap_or(rest.len());
             let word = &rest[..end];
             if let Some(inner) = word.strip_prefix('_').and_then(|w| w.strip_suffix("_value")) {
-                let is_lookup = schema.tables().iter().any(|t| t.attribute(inner).is_some_and(|a| a.attribute_type.is_lookup()));
+                let is_lookup =
+                    schema.tables().iter().any(|t| t.attribute(inner).is_some_and(|a| a.attribute_type.is_lookup()));
                 if is_lookup {
                     out.push_str(inner);
                     rest = &rest[end..];
@@ -227,7 +242,14 @@ fn merge_projection(ctx: &Ctx<'_>, db: &Db, table: &TableDef, q: &Query, rows: V
         .collect())
 }
 
-fn stream_page(ctx: &Ctx<'_>, db: &Db, table: &TableDef, q: &Query, page_size: usize, mut cookie: Cookie) -> ApiResult<Page> {
+fn stream_page(
+    ctx: &Ctx<'_>,
+    db: &Db,
+    table: &TableDef,
+    q: &Query,
+    page_size: usize,
+    mut cookie: Cookie,
+) -> ApiResult<Page> {
     let access = ctx.user.read_access(table);
     let served_before = (cookie.page.saturating_sub(1) as usize).saturating_mul(page_size);
     let mut want = page_size;
@@ -279,7 +301,14 @@ fn stream_page(ctx: &Ctx<'_>, db: &Db, table: &TableDef, q: &Query, page_size: u
     Ok(Page { rows, count: None, more, cookie })
 }
 
-fn whole_page(ctx: &Ctx<'_>, db: &Db, table: &TableDef, q: &Query, page_size: usize, mut cookie: Cookie) -> ApiResult<Page> {
+fn whole_page(
+    ctx: &Ctx<'_>,
+    db: &Db,
+    table: &TableDef,
+    q: &Query,
+    page_size: usize,
+    mut cookie: Cookie,
+) -> ApiResult<Page> {
     let (mut src, has_self) = source::related_source(ctx, db, q)?;
     let own = source::load_table(ctx, db, &table.logical_name)?;
     let pid = table.primary_id_attribute.clone();
@@ -319,7 +348,14 @@ fn whole_page(ctx: &Ctx<'_>, db: &Db, table: &TableDef, q: &Query, page_size: us
 }
 
 /// `GET <set>?$deltatoken=...`: rows changed since the token (current state) and `$deletedEntity` entries.
-fn delta(ctx: &Ctx<'_>, db: &Db, table: &TableDef, req: &Request, token: &str, cookie: Option<Cookie>) -> ApiResult<Response> {
+fn delta(
+    ctx: &Ctx<'_>,
+    db: &Db,
+    table: &TableDef,
+    req: &Request,
+    token: &str,
+    cookie: Option<Cookie>,
+) -> ApiResult<Response> {
     let since = paging::parse_delta_token(token)?;
     let until = cookie.as_ref().and_then(|c| c.snapshot).unwrap_or_else(|| db.current_version());
     let after = cookie.as_ref().and_then(|c| c.after).unwrap_or(since);
@@ -365,11 +401,20 @@ fn delta(ctx: &Ctx<'_>, db: &Db, table: &TableDef, req: &Request, token: &str, c
     body.insert("@odata.context".into(), Value::from(context_url(ctx, table, select.as_deref(), "/$delta")));
     body.insert("value".into(), Value::Array(value));
     if more {
-        let next = Cookie { page: page_no, snapshot: Some(until), after: Some(last_version), tracking: true, ..Default::default() };
+        let next = Cookie {
+            page: page_no,
+            snapshot: Some(until),
+            after: Some(last_version),
+            tracking: true,
+            ..Default::default()
+        };
         let t = next.next_token(&table.primary_id_attribute);
         body.insert("@odata.nextLink".into(), Value::from(paging::next_link(ctx, req, &table.entity_set_name, &t)));
     } else {
-        body.insert("@odata.deltaLink".into(), Value::from(paging::delta_link(ctx, &table.entity_set_name, req.param("$select").as_deref(), until)));
+        body.insert(
+            "@odata.deltaLink".into(),
+            Value::from(paging::delta_link(ctx, &table.entity_set_name, req.param("$select").as_deref(), until)),
+        );
     }
     let mut r = Response::json(200, &Value::Object(body));
     applied(ctx, &mut r, true);

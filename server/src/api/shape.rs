@@ -48,7 +48,9 @@ impl<'a, 'c> Shaper<'a, 'c> {
             out.insert("@odata.etag".into(), e);
         }
         let attrs: Vec<&AttributeDef> = match cols {
-            Cols::All => table.attributes.iter().filter(|a| !matches!(a.attribute_type, AttributeType::Other(_))).collect(),
+            Cols::All => {
+                table.attributes.iter().filter(|a| !matches!(a.attribute_type, AttributeType::Other(_))).collect()
+            }
             Cols::Some(list) => {
                 let mut v: Vec<&AttributeDef> = list.iter().filter_map(|n| table.attribute(n)).collect();
                 if let Some(pid) = table.attribute(&table.primary_id_attribute) {
@@ -93,7 +95,15 @@ impl<'a, 'c> Shaper<'a, 'c> {
         out
     }
 
-    fn annotate(&self, table: &TableDef, a: &AttributeDef, key: &str, value: &Value, row: &Map<String, Value>, out: &mut Map<String, Value>) {
+    fn annotate(
+        &self,
+        table: &TableDef,
+        a: &AttributeDef,
+        key: &str,
+        value: &Value,
+        row: &Map<String, Value>,
+        out: &mut Map<String, Value>,
+    ) {
         let prefer = &self.ctx.prefer;
         if !prefer.any_annotations() || value.is_null() {
             return;
@@ -149,20 +159,34 @@ impl<'a, 'c> Shaper<'a, 'c> {
 /// The en-US formatted value of a column value, as Dataverse returns it.
 pub fn formatted(a: &AttributeDef, value: &Value) -> Option<String> {
     match &a.attribute_type {
-        t if t.is_option_set() => value.as_i64().map(|v| a.option_label(v).map(str::to_string).unwrap_or_else(|| v.to_string())),
+        t if t.is_option_set() => {
+            value.as_i64().map(|v| a.option_label(v).map(str::to_string).unwrap_or_else(|| v.to_string()))
+        }
         AttributeType::Boolean => value.as_bool().map(|b| if b { "Yes" } else { "No" }.to_string()),
         AttributeType::DateTime => value.as_str().and_then(clock::parse_rfc3339).map(clock::format_display),
         AttributeType::Money => value.as_f64().map(|v| {
             let s = group(&format!("{:.2}", v.abs()));
-            if v < 0.0 { format!("-${s}") } else { format!("${s}") }
+            if v < 0.0 {
+                format!("-${s}")
+            } else {
+                format!("${s}")
+            }
         }),
         AttributeType::Integer | AttributeType::BigInt => value.as_i64().map(|v| {
             let s = group(&v.abs().to_string());
-            if v < 0 { format!("-{s}") } else { s }
+            if v < 0 {
+                format!("-{s}")
+            } else {
+                s
+            }
         }),
         AttributeType::Decimal | AttributeType::Double => value.as_f64().map(|v| {
             let s = group(&format!("{:.2}", v.abs()));
-            if v < 0.0 { format!("-{s}") } else { s }
+            if v < 0.0 {
+                format!("-{s}")
+            } else {
+                s
+            }
         }),
         _ => None,
     }

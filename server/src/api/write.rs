@@ -25,8 +25,16 @@ pub struct Prepared {
 pub const WO_COMPLETED: i64 = 690970003;
 
 /// Columns the server maintains; values sent for them are ignored, as Dataverse ignores them.
-const SYSTEM_COLUMNS: &[&str] =
-    &["createdon", "modifiedon", "createdby", "modifiedby", "versionnumber", "owninguser", "owningteam", "owningbusinessunit"];
+const SYSTEM_COLUMNS: &[&str] = &[
+    "createdon",
+    "modifiedon",
+    "createdby",
+    "modifiedby",
+    "versionnumber",
+    "owninguser",
+    "owningteam",
+    "owningbusinessunit",
+];
 
 fn invalid_property(name: &str, table: &TableDef) -> ApiError {
     ApiError::bad_request(format!(
@@ -111,7 +119,18 @@ fn bind(
     data: &mut Map<String, Value>,
     nulled: &mut Vec<String>,
 ) -> ApiResult<()> {
-    let rels: Vec<_> = table.many_to_one.iter().filter(|r| r.referencing_navigation == nav).collect();
+    let mut rels: Vec<(String, String)> = table
+        .many_to_one
+        .iter()
+        .filter(|r| r.referencing_navigation == nav)
+        .map(|r| (r.referencing_attribute.clone(), r.referenced_entity.clone()))
+        .collect();
+    if rels.is_empty() {
+        // `ownerid` (and any lookup the metadata lists without a relationship) binds by its column name.
+        if let Some(a) = table.attribute(nav).filter(|a| a.attribute_type.is_lookup() && a.logical_name == nav) {
+            rels = a.targets.iter().map(|t| (a.logical_name.clone(), t.clone())).collect();
+        }
+    }
     if rels.is_empty() {
         return Err(ApiError::bad_request(format!(
             "An undeclared property '{nav}' which only has property annotations in the payload but no property value \
@@ -119,7 +138,7 @@ fn bind(
              be represented as properties without values."
         )));
     }
-    let attr = rels[0].referencing_attribute.clone();
+    let attr = rels[0].0.clone();
     if SYSTEM_COLUMNS.contains(&attr.as_str()) {
         return Ok(());
     }
@@ -132,11 +151,17 @@ fn bind(
             return Ok(());
         }
         Value::String(s) => s.as_str(),
-        _ => return Err(ApiError::bad_request(format!("The value of '{nav}@odata.bind' must be a string such as \"/contacts(<id>)\"."))),
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "The value of '{nav}@odata.bind' must be a string such as \"/contacts(<id>)\"."
+            )))
+        }
     };
     let path = text.rsplit_once("/api/data/v9.2/").map(|(_, p)| p).unwrap_or(text).trim_start_matches('/');
     let (set, rest) = path.split_once('(').ok_or_else(|| {
-        ApiError::bad_request(format!("The URI '{text}' in '{nav}@odata.bind' is not valid: expected /<entityset>(<id>)."))
+        ApiError::bad_request(format!(
+            "The URI '{text}' in '{nav}@odata.bind' is not valid: expected /<entityset>(<id>)."
+        ))
     })?;
     let id = normalize_guid(rest.trim_end_matches(')'))
         .ok_or_else(|| ApiError::bad_request(format!("The URI '{text}' in '{nav}@odata.bind' has no valid id.")))?;
@@ -144,7 +169,7 @@ fn bind(
         .schema()
         .table_by_set(set)
         .ok_or_else(|| ApiError::bad_request(format!("Resource not found for the segment '{set}'.")))?;
-    if !rels.iter().any(|r| r.referenced_entity == target.logical_name) {
+    if !rels.iter().any(|r| r.1 == target.logical_name) {
         return Err(ApiError::bad_request(format!(
             "The navigation property '{nav}' of '{}' cannot point at a '{}' record.",
             table.logical_name, target.logical_name
@@ -172,7 +197,11 @@ fn edm(a: &AttributeDef) -> &'static str {
 }
 
 fn literal_error(a: &AttributeDef, v: &Value) -> ApiError {
-    ApiError::bad_request(format!("Cannot convert the literal '{}' to the expected type '{}'.", v.to_string().trim_matches('"'), edm(a)))
+    ApiError::bad_request(format!(
+        "Cannot convert the literal '{}' to the expected type '{}'.",
+        v.to_string().trim_matches('"'),
+        edm(a)
+    ))
 }
 
 /// Checks and normalises one value.
@@ -249,7 +278,13 @@ fn set_lookup(data: &mut Map<String, Value>, attr: &str, id: &str, table: &str) 
     data.insert(format!("{key}@{LOOKUP_LOGICAL_NAME}"), Value::from(table));
 }
 
-fn system_columns(ctx: &Ctx<'_>, db: &Db, table: &TableDef, data: &mut Map<String, Value>, creating: bool) -> ApiResult<()> {
+fn system_columns(
+    ctx: &Ctx<'_>,
+    db: &Db,
+    table: &TableDef,
+    data: &mut Map<String, Value>,
+    creating: bool,
+) -> ApiResult<()> {
     let now = Value::from(clock::format_rfc3339(ctx.app.clock.now_ms()));
     let has = |n: &str| table.attribute(n).is_some();
     if creating {
@@ -287,7 +322,8 @@ fn system_columns(ctx: &Ctx<'_>, db: &Db, table: &TableDef, data: &mut Map<Strin
         };
         set_lookup(data, "ownerid", &owner, &kind);
         let bu = if kind == "team" {
-            db.get("team", &owner)?.and_then(|t| t.data.get("_businessunitid_value").and_then(Value::as_str).map(str::to_string))
+            db.get("team", &owner)?
+                .and_then(|t| t.data.get("_businessunitid_value").and_then(Value::as_str).map(str::to_string))
         } else if owner == ctx.user.id {
             Some(ctx.user.business_unit.clone())
         } else {
@@ -320,7 +356,10 @@ fn computed_columns(table: &TableDef, data: &mut Map<String, Value>) {
 
 fn required_columns(table: &TableDef, data: &Map<String, Value>, creating: bool, nulled: &[String]) -> ApiResult<()> {
     for a in &table.attributes {
-        if !a.required || SYSTEM_COLUMNS.contains(&a.logical_name.as_str()) || a.logical_name == table.primary_id_attribute {
+        if !a.required
+            || SYSTEM_COLUMNS.contains(&a.logical_name.as_str())
+            || a.logical_name == table.primary_id_attribute
+        {
             continue;
         }
         if a.logical_name == "ownerid" || matches!(a.attribute_type, AttributeType::State | AttributeType::Status) {
@@ -332,7 +371,11 @@ fn required_columns(table: &TableDef, data: &Map<String, Value>, creating: bool,
                 "A value for the required column '{}' of '{}' is missing. Set '{}' on {}.",
                 a.logical_name,
                 table.logical_name,
-                if a.attribute_type.is_lookup() { format!("{}@odata.bind", a.logical_name) } else { a.logical_name.clone() },
+                if a.attribute_type.is_lookup() {
+                    format!("{}@odata.bind", a.logical_name)
+                } else {
+                    a.logical_name.clone()
+                },
                 if creating { "create" } else { "update (it cannot be cleared)" }
             )));
         }
@@ -341,7 +384,12 @@ fn required_columns(table: &TableDef, data: &Map<String, Value>, creating: bool,
 }
 
 /// Field Service rules the server enforces (plug-in errors in Dataverse carry 0x80040265).
-fn business_rules(ctx: &Ctx<'_>, table: &TableDef, data: &mut Map<String, Value>, existing: Option<&StoredRow>) -> ApiResult<()> {
+fn business_rules(
+    ctx: &Ctx<'_>,
+    table: &TableDef,
+    data: &mut Map<String, Value>,
+    existing: Option<&StoredRow>,
+) -> ApiResult<()> {
     if table.logical_name == "msdyn_workorder" {
         let status = data.get("msdyn_systemstatus").and_then(Value::as_i64);
         let was = existing.and_then(|r| r.data.get("msdyn_systemstatus")).and_then(Value::as_i64);
@@ -365,7 +413,11 @@ fn business_rules(ctx: &Ctx<'_>, table: &TableDef, data: &mut Map<String, Value>
         let end = data.get("endtime").and_then(Value::as_str).and_then(clock::parse_rfc3339);
         if let (Some(s), Some(e)) = (start, end) {
             if e < s {
-                return Err(ApiError::new(400, "0x80040265", "The booking's endtime must not be before its starttime."));
+                return Err(ApiError::new(
+                    400,
+                    "0x80040265",
+                    "The booking's endtime must not be before its starttime.",
+                ));
             }
             if table.attribute("duration").is_some() {
                 data.insert("duration".into(), Value::from((e - s) / 60_000));

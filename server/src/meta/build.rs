@@ -176,14 +176,30 @@ pub fn add_system_columns(table: &mut Value) {
     let mut wanted: Vec<(&str, &str, Value)> = vec![
         ("createdon", "DateTime", json!({ "IsValidForCreate": false, "IsValidForUpdate": false })),
         ("modifiedon", "DateTime", json!({ "IsValidForCreate": false, "IsValidForUpdate": false })),
-        ("createdby", "Lookup", json!({ "Targets": ["systemuser"], "IsValidForCreate": false, "IsValidForUpdate": false })),
-        ("modifiedby", "Lookup", json!({ "Targets": ["systemuser"], "IsValidForCreate": false, "IsValidForUpdate": false })),
+        (
+            "createdby",
+            "Lookup",
+            json!({ "Targets": ["systemuser"], "IsValidForCreate": false, "IsValidForUpdate": false }),
+        ),
+        (
+            "modifiedby",
+            "Lookup",
+            json!({ "Targets": ["systemuser"], "IsValidForCreate": false, "IsValidForUpdate": false }),
+        ),
         ("versionnumber", "BigInt", json!({ "IsValidForCreate": false, "IsValidForUpdate": false })),
     ];
     if user_owned {
         wanted.push(("ownerid", "Owner", json!({ "Targets": ["systemuser", "team"] })));
-        wanted.push(("owninguser", "Lookup", json!({ "Targets": ["systemuser"], "IsValidForCreate": false, "IsValidForUpdate": false })));
-        wanted.push(("owningteam", "Lookup", json!({ "Targets": ["team"], "IsValidForCreate": false, "IsValidForUpdate": false })));
+        wanted.push((
+            "owninguser",
+            "Lookup",
+            json!({ "Targets": ["systemuser"], "IsValidForCreate": false, "IsValidForUpdate": false }),
+        ));
+        wanted.push((
+            "owningteam",
+            "Lookup",
+            json!({ "Targets": ["team"], "IsValidForCreate": false, "IsValidForUpdate": false }),
+        ));
         wanted.push((
             "owningbusinessunit",
             "Lookup",
@@ -218,7 +234,8 @@ pub fn link_relationships(tables: &mut [Value], fixed_names: &[(&str, &str, &str
             let attr_name = a["LogicalName"].as_str().unwrap_or_default();
             let targets: Vec<&str> = a["Targets"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
             for target in &targets {
-                let fixed = fixed_names.iter().find(|f| f.0 == tname && f.1 == attr_name && f.2 == *target).map(|f| f.3);
+                let fixed =
+                    fixed_names.iter().find(|f| f.0 == tname && f.1 == attr_name && f.2 == *target).map(|f| f.3);
                 let schema = match fixed {
                     Some(n) => n.to_string(),
                     None => format!("{target}_{tname}_{attr_name}"),

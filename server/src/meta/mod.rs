@@ -62,6 +62,8 @@ impl ServerSchema {
 
     /// The EntityDefinition JSON of a table.
     pub fn definition(&self, logical_name: &str) -> Option<&Value> {
-        self.definitions.iter().find(|d| d["LogicalName"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(logical_name)))
+        self.definitions
+            .iter()
+            .find(|d| d["LogicalName"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(logical_name)))
     }
 }

@@ -17,7 +17,7 @@ impl Rng {
         Rng(seed)
     }
     /// Next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -26,7 +26,7 @@ impl Rng {
     }
     /// Uniform in `0..n` (n > 0).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        (self.next_u64() % n.max(1) as u64) as usize
     }
     /// One element of a non-empty slice.
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
@@ -42,11 +42,6 @@ pub fn seed_id(table: &str, i: usize) -> String {
 /// The id of a seeded booking status by name.
 pub fn booking_status_id(name: &str) -> String {
     guid_from(&format!("seed:bookingstatus:{name}"))
-}
-
-/// The id of the seeded Field Service mobile offline profile.
-pub fn profile_id() -> String {
-    guid_from("seed:mobileofflineprofile:fieldservice")
 }
 
 /// One generated row: table, id, data (without system columns), owner user id (user-owned tables).
@@ -75,9 +70,12 @@ pub fn row(table: &'static str, id: String, fields: Value) -> SeedRow {
     SeedRow { table, id, data, owner: None }
 }
 
-const FIRST: &[&str] = &["Alex", "Maria", "Jon", "Priya", "Wei", "Fatima", "Lars", "Chloe", "Diego", "Amara", "Kenji", "Sofia"];
-const LAST: &[&str] = &["Smith", "Garcia", "Nguyen", "Okafor", "Jensen", "Rossi", "Kowalski", "Silva", "Haddad", "Tanaka"];
-const COMPANY: &[&str] = &["Fabrikam", "Contoso", "Northwind", "Litware", "Adventure Works", "Tailspin", "Woodgrove", "Proseware"];
+const FIRST: &[&str] =
+    &["Alex", "Maria", "Jon", "Priya", "Wei", "Fatima", "Lars", "Chloe", "Diego", "Amara", "Kenji", "Sofia"];
+const LAST: &[&str] =
+    &["Smith", "Garcia", "Nguyen", "Okafor", "Jensen", "Rossi", "Kowalski", "Silva", "Haddad", "Tanaka"];
+const COMPANY: &[&str] =
+    &["Fabrikam", "Contoso", "Northwind", "Litware", "Adventure Works", "Tailspin", "Woodgrove", "Proseware"];
 const KIND: &[&str] = &["Hospital", "Mall", "Factory", "Hotel", "School", "Data Center", "Warehouse", "Office Park"];
 const CITY: &[(&str, f64, f64)] = &[
     ("Seattle", 47.61, -122.33),
@@ -87,7 +85,8 @@ const CITY: &[(&str, f64, f64)] = &[
     ("Spokane", 47.66, -117.43),
     ("Boise", 43.62, -116.21),
 ];
-const STREET: &[&str] = &["Main St", "Oak Ave", "Pine Rd", "Lake Blvd", "Market St", "Cedar Ln", "1st Ave", "Harbor Way"];
+const STREET: &[&str] =
+    &["Main St", "Oak Ave", "Pine Rd", "Lake Blvd", "Market St", "Cedar Ln", "1st Ave", "Harbor Way"];
 const INCIDENTS: &[&str] = &[
     "HVAC not cooling",
     "Boiler pressure low",
@@ -100,8 +99,10 @@ const INCIDENTS: &[&str] = &[
     "Compressor noise",
     "Annual safety check",
 ];
-const PARTS: &[&str] = &["Air filter", "Fan belt", "Compressor", "Thermostat", "Valve", "Pressure gauge", "Capacitor", "Sensor"];
-const TASKS: &[&str] = &["Inspect unit", "Replace part", "Test operation", "Clean coils", "Check refrigerant", "Customer sign-off"];
+const PARTS: &[&str] =
+    &["Air filter", "Fan belt", "Compressor", "Thermostat", "Valve", "Pressure gauge", "Capacitor", "Sensor"];
+const TASKS: &[&str] =
+    &["Inspect unit", "Replace part", "Test operation", "Clean coils", "Check refrigerant", "Customer sign-off"];
 const FS_STATUSES: &[(&str, i64, i64)] = &[
     ("Scheduled", 2, 690970000),
     ("Traveling", 2, 690970001),
@@ -130,8 +131,9 @@ pub fn generate(scale: u32, today_ms: i64, schema: &Schema) -> Vec<SeedRow> {
             lookup(&mut r.data, "parentbusinessunitid", "businessunit", &users::bu_id(p));
         }
         out.push(r);
-        let mut t = row("team", users::team_id(key), json!({ "name": name, "teamtype": 0 }));
+        let mut t = row("team", users::team_id(key), json!({ "name": name, "teamtype": 0, "isdefault": true }));
         lookup(&mut t.data, "businessunitid", "businessunit", &users::bu_id(key));
+        lookup(&mut t.data, "administratorid", "systemuser", &users::user_id("admin"));
         out.push(t);
     }
     // Seeded users, then extra technicians (no tokens) so larger scales keep per-resource loads realistic.
@@ -191,7 +193,11 @@ pub fn generate(scale: u32, today_ms: i64, schema: &Schema) -> Vec<SeedRow> {
     let service_count = 20;
     for i in 0..product_count + service_count {
         let service = i >= product_count;
-        let name = if service { format!("Service hour {}", i - product_count + 1) } else { format!("{} {}", PARTS[i % PARTS.len()], i + 1) };
+        let name = if service {
+            format!("Service hour {}", i - product_count + 1)
+        } else {
+            format!("{} {}", PARTS[i % PARTS.len()], i + 1)
+        };
         out.push(row(
             "product",
             seed_id("product", i),
@@ -200,11 +206,16 @@ pub fn generate(scale: u32, today_ms: i64, schema: &Schema) -> Vec<SeedRow> {
                 "description": format!("{name} for commercial HVAC and building systems."),
                 "price": 10.0 + (rng.below(50_000) as f64) / 100.0,
                 "msdyn_fieldserviceproducttype": if service { 690970002 } else { 690970000 },
+                "quantitydecimal": 2, "producttypecode": 1, "standardcost": 5.0,
             }),
         ));
     }
     for w in 0..3 {
-        out.push(row("msdyn_warehouse", seed_id("msdyn_warehouse", w), json!({ "msdyn_name": format!("Warehouse {}", w + 1) })));
+        out.push(row(
+            "msdyn_warehouse",
+            seed_id("msdyn_warehouse", w),
+            json!({ "msdyn_name": format!("Warehouse {}", w + 1) }),
+        ));
     }
     for i in 0..product_count {
         for w in 0..2 {
@@ -272,7 +283,11 @@ pub fn generate(scale: u32, today_ms: i64, schema: &Schema) -> Vec<SeedRow> {
     // Bookable resources: one per technician.
     for (i, (uid, _)) in techs.iter().enumerate() {
         let name = all_users.iter().find(|u| &u.0 == uid).map(|u| format!("{} {}", u.1, u.2)).unwrap_or_default();
-        let mut r = row("bookableresource", seed_id("bookableresource", i), json!({ "name": name, "resourcetype": 3, "timezone": 85 }));
+        let mut r = row(
+            "bookableresource",
+            seed_id("bookableresource", i),
+            json!({ "name": name, "resourcetype": 3, "timezone": 85 }),
+        );
         lookup(&mut r.data, "userid", "systemuser", uid);
         r.owner = Some(uid.clone());
         out.push(r);
@@ -292,7 +307,15 @@ pub fn generate(scale: u32, today_ms: i64, schema: &Schema) -> Vec<SeedRow> {
         let start = today_ms + day * DAY + (8 + rng.below(8) as i64) * HOUR + (rng.below(4) as i64) * 15 * 60_000;
         let minutes = 30 + 30 * rng.below(6) as i64;
         let end = start + minutes * 60_000;
-        let status = if day < 0 { if rng.below(5) == 0 { 690970002 } else { 690970003 } } else { 690970001 };
+        let status = if day < 0 {
+            if rng.below(5) == 0 {
+                690970002
+            } else {
+                690970003
+            }
+        } else {
+            690970001
+        };
         let incident = INCIDENTS[rng.below(INCIDENTS.len())];
         let (city, lat, lon) = *rng.pick(CITY);
         let mut wo = json!({
@@ -324,7 +347,12 @@ pub fn generate(scale: u32, today_ms: i64, schema: &Schema) -> Vec<SeedRow> {
         lookup(&mut r.data, "msdyn_billingaccount", "account", &seed_id("account", acct));
         lookup(&mut r.data, "msdyn_reportedbycontact", "contact", &seed_id("contact", acct * 2));
         lookup(&mut r.data, "msdyn_customerasset", "msdyn_customerasset", &seed_id("msdyn_customerasset", acct));
-        lookup(&mut r.data, "msdyn_primaryincidenttype", "msdyn_incidenttype", &seed_id("msdyn_incidenttype", rng.below(incident_count)));
+        lookup(
+            &mut r.data,
+            "msdyn_primaryincidenttype",
+            "msdyn_incidenttype",
+            &seed_id("msdyn_incidenttype", rng.below(incident_count)),
+        );
         r.owner = Some(owner.clone());
         out.push(r);
         let lines = if i % 3 == 2 { 1 } else { 2 - (i % 2) };
@@ -355,7 +383,12 @@ pub fn generate(scale: u32, today_ms: i64, schema: &Schema) -> Vec<SeedRow> {
                         "msdyn_linestatus": if status == 690970003 { 690970001 } else { 690970000 } }),
             );
             lookup(&mut s.data, "msdyn_workorder", "msdyn_workorder", &wo_id);
-            lookup(&mut s.data, "msdyn_service", "product", &seed_id("product", product_count + rng.below(service_count)));
+            lookup(
+                &mut s.data,
+                "msdyn_service",
+                "product",
+                &seed_id("product", product_count + rng.below(service_count)),
+            );
             s.owner = Some(owner.clone());
             out.push(s);
             line_s += 1;

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use xrm_offline::schema::{OwnershipType, Schema};
 
 use crate::clock;
-use crate::store::Store;
+use crate::store::{BulkRow, Store};
 
 /// What a seed wrote.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,19 +48,25 @@ pub fn seed(store: &Store, schema: &Schema, scale: u32, now_ms: i64) -> Result<S
     if db.meta("seed")?.is_some() {
         let counts = db.counts()?;
         let total = counts.iter().map(|c| c.1 as usize).sum();
-        return Ok(SeedReport { tables: counts.into_iter().map(|(t, n)| (t, n as usize)).collect(), total, written: false });
+        return Ok(SeedReport {
+            tables: counts.into_iter().map(|(t, n)| (t, n as usize)).collect(),
+            total,
+            written: false,
+        });
     }
     let today = now_ms - now_ms.rem_euclid(DAY);
     let rows = data::generate(scale, today, schema);
     let user_bu: HashMap<String, String> = rows
         .iter()
         .filter(|r| r.table == "systemuser")
-        .filter_map(|r| r.data.get("_businessunitid_value").and_then(Value::as_str).map(|b| (r.id.clone(), b.to_string())))
+        .filter_map(|r| {
+            r.data.get("_businessunitid_value").and_then(Value::as_str).map(|b| (r.id.clone(), b.to_string()))
+        })
         .collect();
     let admin = users::user_id("admin");
     let stamp = Value::from(clock::format_rfc3339(today - 30 * DAY));
     let mut order: Vec<&'static str> = Vec::new();
-    let mut by_table: HashMap<&'static str, Vec<(String, Map<String, Value>, Option<String>, Option<String>)>> = HashMap::new();
+    let mut by_table: HashMap<&'static str, Vec<BulkRow>> = HashMap::new();
     for r in rows {
         let Some(t) = schema.table(r.table) else { continue };
         let mut d = conform(schema, r.table, r.data);

@@ -50,13 +50,34 @@ pub struct SeedUser {
 
 /// The seeded users. Technicians have a bookable resource each.
 pub const USERS: &[SeedUser] = &[
-    SeedUser { key: "admin", first: "Avery", last: "Admin", bu: "root", role: Role::SystemAdministrator, token: "admin-token" },
-    SeedUser { key: "dispatcher", first: "Dana", last: "Dispatch", bu: "root", role: Role::Dispatcher, token: "dispatcher-token" },
+    SeedUser {
+        key: "admin",
+        first: "Avery",
+        last: "Admin",
+        bu: "root",
+        role: Role::SystemAdministrator,
+        token: "admin-token",
+    },
+    SeedUser {
+        key: "dispatcher",
+        first: "Dana",
+        last: "Dispatch",
+        bu: "root",
+        role: Role::Dispatcher,
+        token: "dispatcher-token",
+    },
     SeedUser { key: "tech1", first: "Toni", last: "North", bu: "north", role: Role::Technician, token: "tech1-token" },
     SeedUser { key: "tech2", first: "Theo", last: "North", bu: "north", role: Role::Technician, token: "tech2-token" },
     SeedUser { key: "tech3", first: "Tara", last: "South", bu: "south", role: Role::Technician, token: "tech3-token" },
     SeedUser { key: "tech4", first: "Tom", last: "South", bu: "south", role: Role::Technician, token: "tech4-token" },
-    SeedUser { key: "sales1", first: "Sam", last: "Sales", bu: "north", role: Role::Salesperson, token: "sales1-token" },
+    SeedUser {
+        key: "sales1",
+        first: "Sam",
+        last: "Sales",
+        bu: "north",
+        role: Role::Salesperson,
+        token: "sales1-token",
+    },
 ];
 
 /// The organisation id WhoAmI returns.

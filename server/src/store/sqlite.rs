@@ -63,6 +63,9 @@ fn placeholders(n: usize) -> String {
     vec!["?"; n].join(",")
 }
 
+/// A row for [`Db::put_bulk`]: id, data, owner, owning business unit.
+pub type BulkRow = (String, Map<String, Value>, Option<String>, Option<String>);
+
 /// A deleted row, for change tracking.
 #[derive(Debug, Clone)]
 pub struct Tombstone {
@@ -149,9 +152,10 @@ impl Db {
     /// Commits the transaction.
     pub fn commit(&mut self) -> DbResult<()> {
         self.conn
-            .execute("INSERT INTO meta(key, value) VALUES('version', ?1) ON CONFLICT(key) DO UPDATE SET value=?1", [
-                self.version.to_string(),
-            ])
+            .execute(
+                "INSERT INTO meta(key, value) VALUES('version', ?1) ON CONFLICT(key) DO UPDATE SET value=?1",
+                [self.version.to_string()],
+            )
             .map_err(err)?;
         self.conn.execute_batch("COMMIT").map_err(err)?;
         self.saved_version = None;
@@ -278,9 +282,8 @@ impl Db {
         };
         args.extend(acc_args.into_iter().map(Value::from));
         args.push(Value::from(limit.min(i64::MAX as usize) as i64));
-        let sql = format!(
-            "SELECT id, data, version, owner, bu FROM rows WHERE tbl = ?{after_sql}{acc} ORDER BY id LIMIT ?"
-        );
+        let sql =
+            format!("SELECT id, data, version, owner, bu FROM rows WHERE tbl = ?{after_sql}{acc} ORDER BY id LIMIT ?");
         self.collect(&sql, args)
     }
 
@@ -343,9 +346,8 @@ impl Db {
         }
         params.push(Box::new(limit.min(i64::MAX as usize) as i64));
         let refs: Vec<&dyn rusqlite::ToSql> = params.iter().map(|b| b.as_ref()).collect();
-        let rows = stmt
-            .query_map(refs.as_slice(), |r| Ok(Tombstone { id: r.get(0)?, version: r.get(1)? }))
-            .map_err(err)?;
+        let rows =
+            stmt.query_map(refs.as_slice(), |r| Ok(Tombstone { id: r.get(0)?, version: r.get(1)? })).map_err(err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(err)
     }
 
@@ -378,13 +380,16 @@ impl Db {
     /// Sets a value of the `meta` table.
     pub fn set_meta(&self, key: &str, value: &str) -> DbResult<()> {
         self.conn
-            .execute("INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value=?2", [key, value])
+            .execute(
+                "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value=?2",
+                [key, value],
+            )
             .map(|_| ())
             .map_err(err)
     }
 
     /// Writes many rows in the current transaction with one prepared statement (seeding).
-    pub fn put_bulk(&mut self, tbl: &str, rows: Vec<(String, Map<String, Value>, Option<String>, Option<String>)>) -> DbResult<()> {
+    pub fn put_bulk(&mut self, tbl: &str, rows: Vec<BulkRow>) -> DbResult<()> {
         let mut stmt = self
             .conn
             .prepare_cached(
