@@ -205,7 +205,8 @@ fn custom_filter_forms() {
     let s = support::schema();
     assert_eq!(parse_fetchxml_filter(&s, "account", "<filter/>").unwrap(), None);
     assert_eq!(parse_fetchxml_filter(&s, "account", "<filter><filter type='or'/></filter>").unwrap(), None);
-    let fetch = "<fetch count='5' page='2'><entity name='account'><attribute name='name'/><order attribute='name'/>
+    let fetch =
+        "<fetch count='5' page='2' top='3'><entity name='account'><attribute name='stale'/><order attribute='name'/>
         <filter><condition attribute='name' operator='not-null'/></filter>
         <filter type='or'><condition attribute='revenue' operator='lt' value='5'/></filter></entity></fetch>";
     assert_eq!(

@@ -113,6 +113,12 @@ fn long_and_deep_inputs_are_fast_and_refused_cleanly() {
         format!("$filter={}", vec!["name eq 'a'"; n / 10].join(" or ")),
         format!("$expand={}", "contact_customer_accounts($expand=".repeat(n / 40)),
         format!("$select={}", vec!["name"; n / 5].join(",")),
+        "&".repeat(n),
+        "=".repeat(n),
+        (0..n / 10).map(|i| format!("p{i}=1")).collect::<Vec<_>>().join("&"),
+        format!("$filter={}", "o/".repeat(n / 2)),
+        format!("$expand={}", "(".repeat(n)),
+        format!("$filter=contact_customer_accounts/any(o:{})", "o/contact_customer_accounts/any(o:".repeat(n / 40)),
     ] {
         let _ = parse_odata(s, "account", &input);
     }

@@ -1,5 +1,6 @@
 //! Offline write validation against the shipped Field Service schema: what the device accepts, what it refuses
 //! (with which code), and the row it stores.
+#![cfg(not(target_arch = "wasm32"))]
 
 use serde_json::json;
 use xrm_offline::schema::field_service;

@@ -17,6 +17,8 @@
 //! - Inside a `<filter>`, `link-type` `any`, `not any`, `all`, `not all` become [`Filter::Related`].
 //! - Every table and column is checked against the schema.
 
+use std::collections::{HashMap, HashSet};
+
 use super::plan::{Arity, Columns, Condition, Filter, Join, JoinKind, Literal, Operator, Order, Query};
 use super::plan::{RelatedFilter, RelatedKind};
 use super::xml::{self, Element, Node};
@@ -32,24 +34,32 @@ pub fn parse_fetchxml(schema: &Schema, xml: &str) -> Result<Query> {
     if root.name != "fetch" {
         return Err(Error::fetchxml(format!("the root element must be <fetch>, not <{}>", root.name)));
     }
-    let mut p =
-        Parser { schema, aliases: Vec::new(), pending: Vec::new(), taken: 0, orders: Vec::new(), conditions: 0 };
+    let mut p = Parser::new(schema);
     let q = p.fetch(&root)?;
     p.check_pending()?;
     Ok(q)
 }
 
 /// Parses a profile's custom filter for `table`: a bare `<filter>` element, or a `<fetch>` whose `<entity>` (which
-/// must be `table`) holds filters, and-ed together. `attribute`, `order`, `page` and `count` are ignored in the
-/// second form. Returns `None` when there is no condition. At most [`MAX_FILTER_CONDITIONS`] conditions.
+/// must be `table`) holds filters, and-ed together. `attribute`, `order`, `top`, `page` and `count` are ignored (not
+/// even checked) in the second form. Returns `None` when there is no condition. At most 500 conditions (each
+/// `<condition>` and each `link-entity` counts one), as the profile rules allow.
 pub fn parse_fetchxml_filter(schema: &Schema, table: &str, xml: &str) -> Result<Option<Filter>> {
     let def = schema.require_table(table)?;
     let root = xml::parse(xml)?;
-    let mut p =
-        Parser { schema, aliases: Vec::new(), pending: Vec::new(), taken: 0, orders: Vec::new(), conditions: 0 };
+    let mut p = Parser::new(schema);
     let filter = match root.name.as_str() {
         "filter" => Some(p.filter(def, &root, 0)?),
         "fetch" => {
+            // `attribute`, `order`, `top`, `page` and `count` mean nothing in a profile filter: ignored unchecked.
+            let mut root = root;
+            root.attrs.retain(|(n, _)| !matches!(n.as_str(), "top" | "page" | "count"));
+            for child in root.children.iter_mut() {
+                if let Node::Element(entity) = child {
+                    let ignored = |e: &Element| matches!(e.name.as_str(), "attribute" | "all-attributes" | "order");
+                    entity.children.retain(|n| !matches!(n, Node::Element(e) if ignored(e)));
+                }
+            }
             let q = p.fetch(&root)?;
             if !q.table.eq_ignore_ascii_case(&def.logical_name) {
                 return Err(Error::fetchxml(format!(
@@ -89,6 +99,8 @@ struct Parser<'s> {
     /// Join aliases and their tables, in document order.
     aliases: Vec<(String, String)>,
     pending: Vec<Pending>,
+    /// Join alias -> table, for `entityname` look-ups.
+    alias_index: HashMap<String, String>,
     /// How many joins have been read (the index of the next one in `aliases`).
     taken: usize,
     /// Orders of joins, appended after the entity's own.
@@ -160,6 +172,18 @@ fn is_x_operator(op: Operator) -> bool {
 }
 
 impl<'s> Parser<'s> {
+    fn new(schema: &'s Schema) -> Self {
+        Parser {
+            schema,
+            aliases: Vec::new(),
+            alias_index: HashMap::new(),
+            pending: Vec::new(),
+            taken: 0,
+            orders: Vec::new(),
+            conditions: 0,
+        }
+    }
+
     fn fetch(&mut self, root: &Element) -> Result<Query> {
         check_attrs(
             root,
@@ -233,37 +257,31 @@ impl<'s> Parser<'s> {
             joins.push(el);
             stack.extend(el.elements().filter(|e| e.name == "link-entity").rev());
         }
-        let mut explicit: Vec<String> = Vec::new();
+        let mut used: HashSet<String> = HashSet::new();
         for j in &joins {
             if let Some(a) = j.attr("alias") {
-                if explicit.iter().any(|e| e == a) {
+                if !used.insert(a.to_string()) {
                     return Err(Error::fetchxml(format!("the alias '{a}' is used by more than one link-entity")));
                 }
-                explicit.push(a.to_string());
             }
         }
-        let mut counters: Vec<(String, u32)> = Vec::new();
+        let mut counters: HashMap<String, u32> = HashMap::new();
         for j in joins {
             let table = j.attr("name").unwrap_or("").trim().to_ascii_lowercase();
             let alias = match j.attr("alias") {
                 Some(a) => a.to_string(),
                 None => {
-                    let n = match counters.iter_mut().find(|(t, _)| *t == table) {
-                        Some((_, n)) => n,
-                        None => {
-                            counters.push((table.clone(), 0));
-                            &mut counters.last_mut().ok_or_else(|| Error::fetchxml("internal alias error"))?.1
-                        }
-                    };
+                    let n = counters.entry(table.clone()).or_insert(0);
                     loop {
                         *n += 1;
                         let candidate = format!("{table}{n}");
-                        if !explicit.contains(&candidate) {
+                        if used.insert(candidate.clone()) {
                             break candidate;
                         }
                     }
                 }
             };
+            self.alias_index.insert(alias.clone(), table.clone());
             self.aliases.push((alias, table));
         }
         Ok(())
@@ -556,7 +574,7 @@ impl<'s> Parser<'s> {
 
     fn check_pending(&mut self) -> Result<()> {
         for p in std::mem::take(&mut self.pending) {
-            let Some((_, table)) = self.aliases.iter().find(|(a, _)| *a == p.alias) else {
+            let Some(table) = self.alias_index.get(&p.alias) else {
                 return Err(Error::fetchxml(format!(
                     "entityname '{}' does not name a link-entity alias of the query",
                     p.alias

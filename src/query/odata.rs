@@ -18,6 +18,8 @@ pub(crate) mod lexer;
 
 pub(crate) use filter::resolve_column;
 
+use std::collections::HashSet;
+
 use super::plan::{Columns, Expand, Order, Query};
 use crate::error::{Error, Result};
 use crate::schema::{Schema, TableDef};
@@ -50,23 +52,23 @@ pub fn parse_odata(schema: &Schema, table: &str, options: &str) -> Result<Query>
     options_to_query(schema, def, &params, 0, None)
 }
 
-/// Splits the query string into decoded `(name, value)` pairs.
+/// Splits the query string into decoded `(name, value)` pairs. Linear in the length of the string.
 fn split_params(s: &str) -> Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut rest = s;
     while !rest.is_empty() {
-        let (name_raw, after) = match rest.find('=') {
-            Some(eq) if rest.find('&').is_none_or(|amp| eq < amp) => (&rest[..eq], &rest[eq + 1..]),
-            _ => {
-                let part = rest.split('&').next().unwrap_or("");
-                if part.is_empty() {
-                    rest = rest.get(1..).unwrap_or("");
-                    continue;
-                }
-                return Err(Error::query(format!("the query option '{}' needs a value ('name=value')", decode(part)?)));
-            }
+        let seg_end = rest.find('&').unwrap_or(rest.len());
+        let seg = &rest[..seg_end];
+        if seg.is_empty() {
+            rest = rest.get(1..).unwrap_or("");
+            continue;
+        }
+        let Some(eq) = seg.find('=') else {
+            return Err(Error::query(format!("the query option '{}' needs a value ('name=value')", decode(seg)?)));
         };
-        let name = decode(name_raw)?;
+        let name = decode(&seg[..eq])?;
+        let after = &rest[eq + 1..];
         let (value, next) = if name.eq_ignore_ascii_case("fetchXml") && after.trim_start().starts_with('<') {
             // Raw XML may hold '&' in entity references: it runs to the last </fetch>.
             match after.rfind("</fetch>") {
@@ -74,10 +76,9 @@ fn split_params(s: &str) -> Result<Vec<(String, String)>> {
                 None => (after.to_string(), ""),
             }
         } else {
-            let end = after.find('&').unwrap_or(after.len());
-            (decode(&after[..end])?, &after[end..])
+            (decode(&seg[eq + 1..])?, &rest[seg_end..])
         };
-        if out.iter().any(|(n, _): &(String, String)| *n == name) {
+        if !seen.insert(name.clone()) {
             return Err(Error::query(format!("the query option '{name}' is given more than once")));
         }
         out.push((name, value));

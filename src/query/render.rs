@@ -130,6 +130,8 @@ fn negate(f: &Filter, depth: usize) -> std::result::Result<Filter, NegateError> 
         return Err(NegateError::TooDeep);
     }
     Ok(match f {
+        // An empty group always holds: its negation never does, which FetchXML can't write without a column.
+        Filter::And(items) | Filter::Or(items) if items.is_empty() => return Err(NegateError::AlwaysFalse),
         Filter::And(items) => {
             Filter::Or(items.iter().map(|i| negate(i, depth + 1)).collect::<std::result::Result<_, _>>()?)
         }
@@ -155,6 +157,7 @@ fn negate(f: &Filter, depth: usize) -> std::result::Result<Filter, NegateError> 
 
 enum NegateError {
     TooDeep,
+    AlwaysFalse,
     NoComplement(Condition),
 }
 
@@ -278,7 +281,7 @@ impl XmlWriter<'_> {
                     Ok(n @ (Filter::And(_) | Filter::Or(_))) => self.filter_element(&n, depth + 1)?,
                     Ok(Filter::Condition(c)) => self.condition(&c),
                     Ok(Filter::Related(r)) => self.related(&r, depth + 1)?,
-                    Ok(Filter::Not(n)) => self.filter_element(&n, depth + 1)?,
+                    Ok(n @ Filter::Not(_)) => self.filter_element(&n, depth + 1)?,
                     Err(e) => self.unnegatable(e)?,
                 },
                 Filter::Condition(c) => self.condition(c),
@@ -294,6 +297,13 @@ impl XmlWriter<'_> {
             NegateError::TooDeep if self.strict => Err(too_deep()),
             NegateError::TooDeep => {
                 self.out.push_str("<filter-nested-too-deep/>");
+                Ok(())
+            }
+            NegateError::AlwaysFalse if self.strict => {
+                Err(Error::argument("the negation of an empty filter (never true) has no FetchXML form"))
+            }
+            NegateError::AlwaysFalse => {
+                self.out.push_str("<filter-never-true/>");
                 Ok(())
             }
             NegateError::NoComplement(c) if self.strict => Err(Error::argument(format!(
@@ -467,7 +477,7 @@ fn odata_column(table: &TableDef, name: &str) -> Result<String> {
 }
 
 /// Where columns are read from: the table, the path prefix (`o/`, `nav/`), and whether query functions (which
-/// take no path) can be used.
+/// take no path) and negated string functions can be used (not under a single-valued path).
 struct Scope<'a> {
     table: &'a TableDef,
     prefix: String,
@@ -514,10 +524,9 @@ impl<'a> ODataWriter<'a> {
                 let is_or = matches!(f, Filter::Or(_));
                 let mut parts = Vec::new();
                 for item in items {
-                    let (s, _) = self.expr(scope, item, depth + 1)?;
+                    let (s, p) = self.expr(scope, item, depth + 1)?;
                     // Nested groups keep their parentheses so the plan reads back with the same shape.
-                    let group = matches!(item, Filter::And(v) | Filter::Or(v) if v.len() > 1);
-                    parts.push(if group { format!("({s})") } else { s });
+                    parts.push(if p < Prec::Term { format!("({s})") } else { s });
                 }
                 Ok((parts.join(if is_or { " or " } else { " and " }), if is_or { Prec::Or } else { Prec::And }))
             }
@@ -549,6 +558,14 @@ impl<'a> ODataWriter<'a> {
             })
         };
         use Operator::*;
+        if !scope.functions_ok && matches!(c.operator, NotLike | NotBeginWith | NotEndWith) {
+            // `not contains(nav/x,'a')` reads as "no related row contains", not "the related row does not".
+            return Err(Error::argument(format!(
+                "'{}' on '{}' of a related table reached through a single-valued navigation property has no OData form",
+                c.operator.fetchxml_name(),
+                c.attribute
+            )));
+        }
         let text_arg = |l: &Literal| quote(&literal_text(l));
         Ok(match c.operator {
             Eq | Ne | Gt | Ge | Lt | Le => {
@@ -680,36 +697,24 @@ impl<'a> ODataWriter<'a> {
             operator: Operator::NotNull,
             values: vec![],
         });
-        let negated = |f: &Filter| -> Result<Filter> {
-            negate(f, depth).map_err(|e| match e {
-                NegateError::TooDeep => too_deep(),
-                NegateError::NoComplement(c) => Error::argument(format!(
-                    "'not {}' on '{}' has no OData form through a single-valued navigation property",
-                    c.operator.fetchxml_name(),
-                    c.attribute
-                )),
-            })
-        };
-        let (positive, f) = match (r.kind, &r.filter) {
-            (RelatedKind::Any, Some(f)) => (true, push_down(f, depth)?),
-            (RelatedKind::NotAny, Some(f)) => (false, push_down(f, depth)?),
-            (RelatedKind::Any, None) => (true, exists.clone()),
-            (RelatedKind::NotAny, None) => (false, exists.clone()),
-            // all(f) = not any(not f); not all(f) = any(not f).
-            (RelatedKind::All, Some(f)) => (false, negated(f)?),
-            (RelatedKind::NotAll, Some(f)) => (true, negated(f)?),
-            (RelatedKind::All, None) => return Ok((self.expr(scope, &Filter::And(vec![]), depth)?.0, Prec::Term)),
+        let term = |(s, p): (String, Prec)| if p < Prec::Term { format!("({s})") } else { s };
+        let (exists_s, _) = self.expr(&inner, &exists, depth + 1)?;
+        // any(f) over at most one row: f with every column behind the path (negations pushed to the operators,
+        // which is exact row by row). all / not all need "no related row" spelled out, because under
+        // three-valued logic a row where f is unknown matches neither f nor its complement.
+        let any =
+            |w: &mut Self, f: &Filter| -> Result<(String, Prec)> { w.expr(&inner, &push_down(f, depth)?, depth + 1) };
+        Ok(match (r.kind, &r.filter) {
+            (RelatedKind::Any, None) => (exists_s, Prec::Term),
+            (RelatedKind::NotAny, None) => (format!("not {exists_s}"), Prec::Term),
+            (RelatedKind::Any, Some(f)) => any(self, f)?,
+            (RelatedKind::NotAny, Some(f)) => (format!("not {}", term(any(self, f)?)), Prec::Term),
+            (RelatedKind::All, None) => (self.expr(scope, &Filter::And(vec![]), depth)?.0, Prec::Term),
             (RelatedKind::NotAll, None) => {
-                return Ok((format!("not ({})", self.expr(scope, &Filter::And(vec![]), depth)?.0), Prec::Term))
+                (format!("not {}", self.expr(scope, &Filter::And(vec![]), depth)?.0), Prec::Term)
             }
-        };
-        let (s, p) = self.expr(&inner, &f, depth + 1)?;
-        Ok(if positive {
-            (s, p)
-        } else if p < Prec::Term {
-            (format!("not ({s})"), Prec::Term)
-        } else {
-            (format!("not {s}"), Prec::Term)
+            (RelatedKind::All, Some(f)) => (format!("not {exists_s} or {}", term(any(self, f)?)), Prec::Or),
+            (RelatedKind::NotAll, Some(f)) => (format!("{exists_s} and not {}", term(any(self, f)?)), Prec::And),
         })
     }
 }
@@ -725,6 +730,7 @@ fn push_down(f: &Filter, depth: usize) -> Result<Filter> {
         Filter::Not(inner) => {
             let n = negate(inner, depth).map_err(|e| match e {
                 NegateError::TooDeep => too_deep(),
+                NegateError::AlwaysFalse => Error::argument("the negation of an empty filter has no OData path form"),
                 NegateError::NoComplement(c) => Error::argument(format!(
                     "'not {}' on '{}' has no OData form through a single-valued navigation property",
                     c.operator.fetchxml_name(),

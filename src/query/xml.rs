@@ -11,6 +11,9 @@ use crate::error::{Error, Result};
 /// The deepest element nesting accepted.
 pub(crate) const MAX_DEPTH: usize = 64;
 
+/// The most attributes one element may carry (keeps the duplicate check linear).
+pub(crate) const MAX_ATTRIBUTES: usize = 64;
+
 /// An XML element.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Element {
@@ -254,6 +257,9 @@ impl<'a> Reader<'a> {
                         return Err(err(self.pos, format_args!("unterminated value of '{name}'")));
                     }
                     self.pos += 1;
+                    if el.attrs.len() >= MAX_ATTRIBUTES {
+                        return Err(err(at, format_args!("more than {MAX_ATTRIBUTES} attributes on <{}>", el.name)));
+                    }
                     if el.attr(&name).is_some() {
                         return Err(err(at, format_args!("duplicate attribute '{name}'")));
                     }

@@ -113,7 +113,7 @@ pub fn layout(schema: &Schema, name: &str, tables: &[String], index_columns: &dy
     Layout { name: name.to_string(), stores }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
 
@@ -200,7 +200,7 @@ pub fn profile_index_columns(
     out
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod profile_tests {
     use super::*;
 

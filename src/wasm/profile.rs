@@ -14,7 +14,8 @@ fn read(profile: JsValue, schema: &Schema) -> Result<Profile, Vec<Error>> {
     let doc = match profile.as_string() {
         Some(text) => serde_json::from_str(&text)
             .map_err(|e| vec![Error::new(ErrorCode::InvalidJson, format!("the profile is not valid JSON: {e}"))])?,
-        None => from_js("profile", profile).map_err(|_| vec![Error::argument("the profile must be JSON text or an object")])?,
+        None => from_js("profile", profile)
+            .map_err(|_| vec![Error::argument("the profile must be JSON text or an object")])?,
     };
     Profile::from_any_value(&doc, schema)
 }
@@ -61,4 +62,3 @@ pub fn lint_profile(profile: JsValue, schema: &str) -> Result<JsValue, JsValue> 
         "warnings": warnings.iter().map(|w| w.to_json()).collect::<Vec<_>>(),
     }))
 }
-

@@ -223,9 +223,8 @@ impl OfflineStore {
                 }
                 Ok(object(&[("ops", ops.into()), ("result", JsValue::NULL)]))
             };
-            run().map_err(|e| {
+            run().inspect_err(|e| {
                 *failure2.borrow_mut() = Some(e.clone());
-                e
             })
         });
         let result = idb::read_modify_write(
@@ -263,9 +262,8 @@ impl OfflineStore {
                     [op("delete", &store2, &JsValue::from_str(&key2)), op("add", OUTBOX, &entry)].into_iter().collect();
                 Ok(object(&[("ops", ops.into()), ("result", JsValue::NULL)]))
             };
-            run().map_err(|e| {
+            run().inspect_err(|e| {
                 *failure2.borrow_mut() = Some(e.clone());
-                e
             })
         });
         let result = idb::read_modify_write(
@@ -362,7 +360,8 @@ impl OfflineStore {
     /// The metadata value stored under `key`, or undefined.
     #[wasm_bindgen(js_name = getMeta)]
     pub async fn get_meta(&self, key: String) -> Result<JsValue, JsValue> {
-        let entry = idb::get(&self.inner.db, META, &JsValue::from_str(&key)).await.map_err(|e| idb_err("getMeta", e))?;
+        let entry =
+            idb::get(&self.inner.db, META, &JsValue::from_str(&key)).await.map_err(|e| idb_err("getMeta", e))?;
         if entry.is_undefined() {
             return Ok(JsValue::UNDEFINED);
         }

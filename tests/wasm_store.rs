@@ -1,0 +1,144 @@
+//! The IndexedDB offline store in headless Chromium (real IndexedDB): a write and its outbox entry commit together
+//! or not at all, a layout upgrade keeps rows, and two users (or orgs) on one device never see each other's rows.
+#![cfg(target_arch = "wasm32")]
+
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::*;
+use xrm_offline::wasm::OfflineStore;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const SCHEMA: &str = include_str!("../schema/fieldservice.json");
+const ORG: &str = "https://org.example.test";
+const USER_A: &str = "aaaaaaaa-0000-0000-0000-000000000001";
+const USER_B: &str = "bbbbbbbb-0000-0000-0000-000000000002";
+
+fn js(json: &str) -> JsValue {
+    js_sys::JSON::parse(json).expect("test JSON parses")
+}
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(v, &key.into()).expect("object property")
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", js_sys::Math::random().to_bits())
+}
+
+async fn open(org: &str, user: &str, profile: &str, tables: &[&str], indexes: &str) -> OfflineStore {
+    let opts = js(&format!(
+        r#"{{"orgUrl": "{org}", "userId": "{user}", "profileId": "{profile}", "tables": {}, "indexColumns": {indexes}}}"#,
+        serde_json::to_string(tables).unwrap()
+    ));
+    OfflineStore::open(opts, SCHEMA.to_string()).await.expect("store opens")
+}
+
+async fn outbox_len(s: &OfflineStore) -> u32 {
+    s.outbox().await.expect("outbox reads").unchecked_into::<js_sys::Array>().length()
+}
+
+async fn names(s: &OfflineStore, table: &str) -> Vec<String> {
+    let r = s
+        .retrieve_multiple_records(table.into(), Some("?$select=name&$orderby=name".into()), None)
+        .await
+        .expect("query");
+    let rows: js_sys::Array = get(&r, "entities").dyn_into().unwrap();
+    rows.iter().map(|r| get(&r, "name").as_string().unwrap_or_default()).collect()
+}
+
+fn code(e: &JsValue) -> f64 {
+    get(e, "errorCode").as_f64().unwrap_or(0.0)
+}
+
+#[wasm_bindgen_test]
+async fn a_write_and_its_outbox_entry_commit_together_or_not_at_all() {
+    let s = open(ORG, USER_A, &unique("atomic"), &["account", "contact"], "{}").await;
+    let id = "a0000000-0000-0000-0000-00000000000a";
+    let r =
+        s.create_record("account".into(), js(&format!(r#"{{"accountid": "{id}", "name": "Contoso"}}"#))).await.unwrap();
+    assert_eq!(get(&r, "id").as_string().as_deref(), Some(id));
+    assert_eq!(outbox_len(&s).await, 1);
+
+    // A duplicate id aborts the whole transaction: no second row, no second outbox entry.
+    let dup = s
+        .create_record("account".into(), js(&format!(r#"{{"accountid": "{id}", "name": "Other"}}"#)))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&dup), 0x8004_0237u32 as f64, "DuplicateRecord");
+    assert_eq!(outbox_len(&s).await, 1);
+    assert_eq!(names(&s, "account").await, vec!["Contoso"]);
+
+    // Updating a row that is not there, or with a bad value, writes nothing.
+    let missing = s
+        .update_record("account".into(), "a0000000-0000-0000-0000-0000000000ff".into(), js(r#"{"name": "x"}"#))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&missing), 0x8004_0217u32 as f64, "RecordNotFound");
+    let bad = s.update_record("account".into(), id.into(), js(r#"{"name": 42}"#)).await.unwrap_err();
+    assert_eq!(code(&bad), 0x8004_0203u32 as f64, "InvalidArgument");
+    assert_eq!(outbox_len(&s).await, 1);
+    assert_eq!(names(&s, "account").await, vec!["Contoso"]);
+
+    // A real update and a delete each add exactly one entry, in order.
+    s.update_record("account".into(), id.into(), js(r#"{"name": "Contoso Ltd", "telephone1": "555"}"#)).await.unwrap();
+    s.delete_record("account".into(), id.into()).await.unwrap();
+    let entries: js_sys::Array = s.outbox().await.unwrap().dyn_into().unwrap();
+    let actions: Vec<String> = entries.iter().map(|e| get(&e, "action").as_string().unwrap()).collect();
+    assert_eq!(actions, vec!["create", "update", "delete"]);
+    let changes = get(&entries.get(1), "changes");
+    assert_eq!(get(&changes, "telephone1").as_string().as_deref(), Some("555"));
+    let gone = s.retrieve_record("account".into(), id.into(), None).await.unwrap_err();
+    assert_eq!(code(&gone), 0x8004_0217u32 as f64);
+    s.delete_database().await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn an_upgrade_adds_stores_and_indexes_and_keeps_rows() {
+    let profile = unique("upgrade");
+    let s = open(ORG, USER_A, &profile, &["account"], "{}").await;
+    s.create_record("account".into(), js(r#"{"name": "Kept"}"#)).await.unwrap();
+    let before = s.describe();
+    assert!(get(&before, "t:contact").is_undefined());
+    s.close();
+
+    let s = open(ORG, USER_A, &profile, &["account", "contact"], r#"{"account": ["primarycontactid"]}"#).await;
+    let after = s.describe();
+    let account_indexes: js_sys::Array = get(&after, "t:account").dyn_into().unwrap();
+    assert_eq!(
+        account_indexes.iter().filter_map(|v| v.as_string()).collect::<Vec<_>>(),
+        vec!["_primarycontactid_value"]
+    );
+    assert!(!get(&after, "t:contact").is_undefined(), "the new table's store exists");
+    assert_eq!(names(&s, "account").await, vec!["Kept"]);
+    assert_eq!(outbox_len(&s).await, 1, "the outbox survives the upgrade");
+    s.delete_database().await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn two_users_and_two_orgs_never_share_rows() {
+    let profile = unique("isolation");
+    let a = open(ORG, USER_A, &profile, &["account"], "{}").await;
+    let b = open(ORG, USER_B, &profile, &["account"], "{}").await;
+    let other_org = open("https://other.example.test", USER_A, &profile, &["account"], "{}").await;
+    assert_ne!(a.name(), b.name());
+    a.create_record("account".into(), js(r#"{"name": "Only A"}"#)).await.unwrap();
+    b.create_record("account".into(), js(r#"{"name": "Only B"}"#)).await.unwrap();
+    assert_eq!(names(&a, "account").await, vec!["Only A"]);
+    assert_eq!(names(&b, "account").await, vec!["Only B"]);
+    assert!(names(&other_org, "account").await.is_empty());
+    for s in [a, b, other_org] {
+        s.delete_database().await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn tables_outside_the_profile_are_refused() {
+    let s = open(ORG, USER_A, &unique("scope"), &["account"], "{}").await;
+    assert!(s.is_available_offline("account"));
+    assert!(!s.is_available_offline("contact"));
+    let e = s.create_record("contact".into(), js(r#"{"fullname": "x"}"#)).await.unwrap_err();
+    assert_eq!(code(&e), 0x80A0_0001u32 as f64, "TableNotAvailableOffline");
+    let e = s.retrieve_multiple_records("contact".into(), None, None).await.unwrap_err();
+    assert_eq!(code(&e), 0x80A0_0001u32 as f64);
+    s.delete_database().await.unwrap();
+}
