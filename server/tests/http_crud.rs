@@ -241,7 +241,7 @@ fn formatted_values_for_option_sets_money_and_dates() {
     let r = get_prefer(
         port,
         "admin-token",
-        "msdyn_workorders?$select=msdyn_systemstatus,msdyn_totalamount,createdon&$top=1",
+        "msdyn_workorders?$select=msdyn_systemstatus,msdyn_totalamount,createdon&$filter=msdyn_totalamount ne null&$top=1",
         "odata.include-annotations=\"*\"",
     );
     assert_eq!(r.status, 200, "{}", r.text());

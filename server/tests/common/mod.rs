@@ -52,6 +52,8 @@ pub fn try_send(
 ) -> Result<Resp, NetError> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(NetError::Io)?;
     s.set_read_timeout(Some(Duration::from_secs(30))).map_err(NetError::Io)?;
+    // Clients percent-encode what a request line cannot hold.
+    let path = path.replace(' ', "%20").replace('"', "%22").replace('<', "%3C").replace('>', "%3E");
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
