@@ -32,15 +32,14 @@ const PROFILE = {
     },
   ],
 };
-const USER_ID = "00000000-0000-0000-0000-0000000000b1";
-
 /**
- * A fetch that answers WhoAmI only: XrmOffline.open needs the server once (to learn the user); with the profile
- * and schema given it asks nothing else, and offline calls never touch the network.
+ * Without a reference server (`npm run bench -- --no-server`): a fetch that answers WhoAmI only. XrmOffline.open
+ * needs the server once (to learn the user); with the profile and schema given it asks nothing else, and offline
+ * calls never touch the network.
  */
 async function stubFetch(url) {
   if (String(url).endsWith("/WhoAmI")) {
-    const body = { UserId: USER_ID, BusinessUnitId: "00000000-0000-0000-0000-0000000000b2", OrganizationId: "00000000-0000-0000-0000-0000000000b3" };
+    const body = { UserId: "00000000-0000-0000-0000-0000000000b1", BusinessUnitId: "00000000-0000-0000-0000-0000000000b2", OrganizationId: "00000000-0000-0000-0000-0000000000b3" };
     return new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
   }
   return new Response(JSON.stringify({ error: { code: "0x80040217", message: "not served by the bench stub" } }), { status: 404 });
@@ -68,16 +67,19 @@ const matches = (r) => r.msdyn_systemstatus === QUERY.status && QUERY.cities.inc
 /** The three variants: the same operations, each in its own best form. */
 const VARIANTS = {
   "xrm-offline": {
-    async open() {
-      const schema = await (await fetch("../pkg/fieldservice-schema.json")).text();
-      this.client = await XrmOffline.open({
-        serverUrl: `${location.origin}/org`,
-        profile: PROFILE,
-        schema,
-        getAccessToken: () => "bench",
-        autoSync: false,
-        fetch: stubFetch,
-      });
+    // Against the reference server (WhoAmI and EntityDefinitions come from it), or a WhoAmI stub without one.
+    async open({ serverUrl, token } = {}) {
+      const options = serverUrl
+        ? { serverUrl, profile: PROFILE, getAccessToken: () => token, autoSync: false }
+        : {
+            serverUrl: `${location.origin}/org`,
+            profile: PROFILE,
+            schema: await (await fetch("../pkg/fieldservice-schema.json")).text(),
+            getAccessToken: () => "bench",
+            autoSync: false,
+            fetch: stubFetch,
+          };
+      this.client = await XrmOffline.open(options);
       this.api = this.client.WebApi.offline;
       return { database: this.client.store.name, stores: this.client.store.describe() };
     },
@@ -186,9 +188,9 @@ const median = (xs) => {
 
 /** Steps: each takes the variant and its parameters and returns JSON. */
 const STEPS = {
-  async open(v) {
+  async open(v, _, ctx) {
     const t0 = now();
-    const info = await v.open();
+    const info = await v.open(ctx);
     return { ms: now() - t0, ...info };
   },
 
@@ -285,10 +287,11 @@ const STEPS = {
 
 window.bench = {
   variants: Object.keys(VARIANTS),
-  async run(variant, steps) {
+  /** Runs `steps` ([name, params] pairs) against `variant`; `ctx` carries the reference server's URL and token. */
+  async run(variant, steps, ctx = {}) {
     const v = Object.create(VARIANTS[variant]);
     const out = {};
-    for (const [name, params] of steps) out[name] = await STEPS[name](v, params ?? {});
+    for (const [name, params] of steps) out[name] = await STEPS[name](v, params ?? {}, ctx);
     return out;
   },
   env() {

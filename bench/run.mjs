@@ -6,11 +6,13 @@
 //   npm run bench -- --reps 3              fewer repetitions
 //   npm run bench -- --only query-10k,create
 //   npm run bench -- --no-save             print the table, write no JSON
+//   npm run bench -- --no-server           open xrm-offline with a WhoAmI stub instead of the reference server
 //
-// Needs pkg/ (npm run build).
+// Needs pkg/ (npm run build). Builds and starts the reference server (`xrm-offline serve --port 0 --db :memory:`),
+// which XrmOffline.open asks for the user (WhoAmI) and the schema (EntityDefinitions).
 import { createServer } from "node:http";
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { extname, join, normalize, dirname, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
@@ -40,6 +42,8 @@ const arg = (name) => {
 const reps = Number(arg("--reps") ?? 5);
 const only = arg("--only")?.split(",");
 const save = !argv.includes("--no-save");
+const useServer = !argv.includes("--no-server");
+const TOKEN = "tech1-token"; // a seeded user of the reference server
 const figures = only ? [...FIGURES, ...EXTRA_FIGURES].filter((f) => only.includes(f.id)) : FIGURES;
 if (!figures.length) throw new Error(`--only: no figure among ${FIGURES.map((f) => f.id).join(", ")}`);
 if (!existsSync(join(ROOT, "pkg", "xrm_offline_bg.wasm"))) {
@@ -76,8 +80,31 @@ function startServer() {
   });
 }
 
+/** `xrm-offline serve --port 0 --db :memory:` (built first, debug profile as the tests use); resolves its URL. */
+async function startReferenceServer() {
+  execFileSync("cargo", ["build", "-q", "-p", "xrm-offline-server"], { cwd: ROOT, stdio: "inherit" });
+  const bin = join(process.env.CARGO_TARGET_DIR ?? join(ROOT, "target"), "debug", "xrm-offline");
+  const child = spawn(bin, ["serve", "--port", "0", "--db", ":memory:"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let text = "";
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the reference server did not start in 60 s:\n${text}`)), 60_000);
+    const onData = (d) => {
+      text += d;
+      const m = /reference server: (http:\/\/[^/\s]+)\//.exec(text);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`the reference server exited (${code}):\n${text}`)));
+  });
+  return { url, stop: () => child.kill() };
+}
+
 // ---- one run: a fresh origin, one variant, the figure's steps, storage wiped afterwards
-async function runOne(context, figure, variant) {
+async function runOne(context, figure, variant, ctx) {
   const server = await startServer();
   const page = await context.newPage();
   const errors = [];
@@ -86,7 +113,7 @@ async function runOne(context, figure, variant) {
   try {
     await page.goto(`${server.origin}/bench/page.html`);
     await page.waitForFunction(() => window.benchReady === true, null, { timeout: 30_000 });
-    const result = await page.evaluate(([v, steps]) => window.bench.run(v, steps), [variant, figure.steps]);
+    const result = await page.evaluate(([v, steps, c]) => window.bench.run(v, steps, c), [variant, figure.steps, ctx]);
     if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
     return result;
   } catch (e) {
@@ -127,6 +154,9 @@ const round = (x, d = 3) => (typeof x === "number" ? Number(x.toFixed(d)) : x);
 
 // ---- main
 const started = Date.now();
+const reference = useServer ? await startReferenceServer() : null;
+process.on("exit", () => reference?.stop());
+const ctx = reference ? { serverUrl: reference.url, token: TOKEN } : {};
 const userDataDir = mkdtempSync(join(os.tmpdir(), "xrm-bench-profile-"));
 const context = await chromium.launchPersistentContext(userDataDir, {
   executablePath: "/usr/bin/chromium",
@@ -163,7 +193,7 @@ try {
       // Interleaved, and rotated each repetition (A B C, B C A, C A B...) so no variant always goes first.
       const order = variantsOf.map((_, i) => variantsOf[(i + rep) % variantsOf.length]);
       for (const variant of order) {
-        const r = await runOne(context, figure, variant);
+        const r = await runOne(context, figure, variant, ctx);
         runs[variant].push(r);
         process.stdout.write(`  ${figure.id} rep ${rep + 1}/${reps} ${variant.padEnd(11)} ${summaryOf(figure, r)}\n`);
       }
@@ -233,8 +263,12 @@ try {
       statistics: "one value per run (origin); median, min and max over the repetitions; ratio = xrm-offline median / peer median",
       data: "bench/data.js: deterministic (seed 20261127) msdyn_workorder rows in the Web API JSON shape, ~1.27 KB as JSON, generated in the page per origin",
       indexes: "every store indexes msdyn_systemstatus and msdyn_timefrompromised (what the xrm-offline bench profile makes it index; msdyn_city is text, which the store does not index)",
-      xrmOfflineLoad:
-        "XrmOffline.open with a profile object, the shipped schema and a fetch stub that answers WhoAmI (the reference server is not on main yet); rows loaded with client.store.putServerRows in chunks of 1,000 (the bulk write path until the sync engine lands); queries and creates through client.WebApi.offline",
+      xrmOffline:
+        (reference
+          ? "XrmOffline.open against the reference server (xrm-offline serve --db :memory:, WhoAmI and EntityDefinitions from it) with a profile object"
+          : "XrmOffline.open with a profile object, the shipped schema and a fetch stub answering WhoAmI (--no-server)") +
+        "; rows loaded with client.store.putServerRows in chunks of 1,000 (the bulk write path until the sync engine lands); queries and creates through client.WebApi.offline",
+      referenceServer: reference ? "xrm-offline serve --port 0 --db :memory: (debug build), user tech1" : null,
       query: { ...QUERY, xrmOffline: "OData $filter/$orderby/$top", dexie: "where(date).between().filter().limit(50)", raw: "cursor on the date index, filter in JS, stop at 50" },
       dexie: JSON.parse(readFileSync(join(ROOT, "node_modules", "dexie", "package.json"), "utf8")).version,
     },
@@ -243,6 +277,7 @@ try {
   };
 } finally {
   await context.close();
+  reference?.stop();
   rmSync(userDataDir, { recursive: true, force: true });
 }
 
