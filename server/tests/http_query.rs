@@ -93,6 +93,18 @@ fn expand_single_valued_and_collection_navigation() {
         get(port, "admin-token", "accounts?$select=name&$top=2&$expand=contact_customer_accounts($select=fullname)");
     let rows = values(&r);
     assert!(rows.iter().any(|r| r["contact_customer_accounts"].as_array().is_some_and(|c| !c.is_empty())), "{rows:?}");
+    // Two expands of the same table, and a self-referencing one, return exactly the page's rows.
+    let r = get(port, "admin-token", "msdyn_workorders?$select=msdyn_name&$top=4&$expand=msdyn_ServiceAccount($select=name),msdyn_BillingAccount($select=name)");
+    let wos = values(&r);
+    assert_eq!(wos.len(), 4);
+    assert!(wos.iter().all(|w| w["msdyn_ServiceAccount"]["accountid"] == w["msdyn_BillingAccount"]["accountid"]));
+    let r = get_prefer(
+        port,
+        "admin-token",
+        "accounts?$select=name&$expand=parentaccountid($select=name)",
+        "odata.maxpagesize=7",
+    );
+    assert_eq!(values(&r).len(), 7);
     let id = rows[0]["accountid"].as_str().unwrap();
     let one = get(
         port,

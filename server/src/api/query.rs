@@ -310,27 +310,31 @@ fn whole_page(
     mut cookie: Cookie,
 ) -> ApiResult<Page> {
     let (mut src, has_self) = source::related_source(ctx, db, q)?;
-    let own = source::load_table(ctx, db, &table.logical_name)?;
-    let pid = table.primary_id_attribute.clone();
-    let by_id: HashMap<String, Row> =
-        own.iter().filter_map(|r| r.get(&pid).and_then(Value::as_str).map(|id| (id.to_string(), r.clone()))).collect();
     if !has_self {
-        src.extend(&table.logical_name, own);
+        src.extend(&table.logical_name, source::load_table(ctx, db, &table.logical_name)?);
     }
     let result = execute(ctx.schema(), q, &src, &ctx.eval_context())?;
+    drop(src);
+    let pid = table.primary_id_attribute.clone();
     let offset = (cookie.page.saturating_sub(1) as usize).saturating_mul(page_size);
     let total = result.entities.len();
     let more = total > offset.saturating_add(page_size);
-    let rows: Vec<Row> = result
-        .entities
+    let page: Vec<Row> = result.entities.into_iter().skip(offset).take(page_size).collect();
+    // The engine's rows are projected; answer from the stored rows (annotations, etag) plus its extra keys.
+    let ids: Vec<String> =
+        page.iter().filter_map(|e| e.get(&pid).and_then(Value::as_str).map(str::to_string)).collect();
+    let stored: HashMap<String, Row> = db
+        .get_many(&table.logical_name, &ctx.user.read_access(table), &ids)?
+        .iter()
+        .map(|r| (r.id.clone(), with_etag(r)))
+        .collect();
+    let rows: Vec<Row> = page
         .into_iter()
-        .skip(offset)
-        .take(page_size)
         .map(|e| {
             let id = e.get(&pid).and_then(Value::as_str).unwrap_or_default().to_string();
-            match by_id.get(&id) {
-                Some(stored) => {
-                    let mut r = stored.clone();
+            match stored.get(&id) {
+                Some(s) => {
+                    let mut r = s.clone();
                     for (k, v) in e {
                         if !r.contains_key(&k) && table.attribute_by_row_key(&k).is_none() && !k.starts_with('@') {
                             r.insert(k, v);

@@ -360,6 +360,24 @@ impl Db {
         )
     }
 
+    /// Rows whose JSON field `field` is one of `values` (collection-valued `$expand`), visible under `access`.
+    pub fn find_in(&self, tbl: &str, field: &str, values: &[String], access: &Access) -> DbResult<Vec<StoredRow>> {
+        let path = format!("$.\"{}\"", field.replace('"', ""));
+        let mut out = Vec::new();
+        for chunk in values.chunks(500) {
+            let (acc, acc_args) = access.sql();
+            let mut args = vec![Value::from(tbl), Value::from(path.clone())];
+            args.extend(chunk.iter().cloned().map(Value::from));
+            args.extend(acc_args.into_iter().map(Value::from));
+            let sql = format!(
+                "SELECT id, data, version, owner, bu FROM rows WHERE tbl = ? AND json_extract(data, ?) IN ({}){acc} ORDER BY id",
+                placeholders(chunk.len())
+            );
+            out.extend(self.collect(&sql, args)?);
+        }
+        Ok(out)
+    }
+
     /// Row counts per table.
     pub fn counts(&self) -> DbResult<Vec<(String, i64)>> {
         let mut stmt = self.conn.prepare("SELECT tbl, count(*) FROM rows GROUP BY tbl ORDER BY tbl").map_err(err)?;
@@ -386,6 +404,12 @@ impl Db {
             )
             .map(|_| ())
             .map_err(err)
+    }
+
+    /// Trades durability for speed while seeding (a failed seed is rolled back and re-run anyway).
+    pub fn fast_writes(&self, on: bool) -> DbResult<()> {
+        let sql = if on { "PRAGMA synchronous=OFF; PRAGMA cache_size=-131072;" } else { "PRAGMA synchronous=NORMAL;" };
+        self.conn.execute_batch(sql).map_err(err)
     }
 
     /// Writes many rows in the current transaction with one prepared statement (seeding).
