@@ -11,8 +11,14 @@ fn repo(path: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(path).to_string_lossy().into_owned()
 }
 
+/// Each call gets its own file: tests run in parallel threads of one process.
 fn temp(name: &str, text: &str) -> String {
-    let p = std::env::temp_dir().join(format!("xrm-offline-cli-lint-{}-{name}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let p = std::env::temp_dir().join(format!(
+        "xrm-offline-cli-lint-{}-{}-{name}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
     std::fs::write(&p, text).unwrap();
     p.to_string_lossy().into_owned()
 }

@@ -11,8 +11,14 @@ const USER: &str = "11111111-1111-4111-8111-111111111111";
 const OTHER: &str = "22222222-2222-4222-8222-222222222222";
 const TEAM: &str = "33333333-3333-4333-8333-333333333333";
 
+/// Each call gets its own file: tests run in parallel threads of one process.
 fn temp(name: &str, text: &str) -> String {
-    let p = std::env::temp_dir().join(format!("xrm-offline-cli-query-{}-{name}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let p = std::env::temp_dir().join(format!(
+        "xrm-offline-cli-query-{}-{}-{name}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
     std::fs::write(&p, text).unwrap();
     p.to_string_lossy().into_owned()
 }
