@@ -43,6 +43,7 @@ impl Cookie {
             return Err(bad());
         }
         let page: u32 = attr(token, "pagenumber").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).ok_or_else(bad)?;
+        // Dataverse percent-encodes the inner cookie once inside the token; decoding twice also reads older forms.
         let inner = attr(token, "pagingcookie").map(|c| percent_decode(&percent_decode(c))).unwrap_or_default();
         let guid = |name: &str| attr(&inner, name).map(|g| g.trim_matches(['{', '}']).to_ascii_lowercase());
         Ok(Cookie {
@@ -69,7 +70,7 @@ impl Cookie {
         let mut t = format!(
             "<cookie pagenumber=\"{}\" pagingcookie=\"{}\" istracking=\"{}\"",
             self.page + 1,
-            percent_encode(&percent_encode(&inner)),
+            encode_lower(&inner),
             if self.tracking { "True" } else { "False" }
         );
         if let Some(s) = self.snapshot {
@@ -83,6 +84,19 @@ impl Cookie {
     }
 }
 
+/// Percent-encoding with lower-case hex digits, as in Dataverse's inner paging cookie (`%3ccookie%20page%3d...`).
+fn encode_lower(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02x}"));
+        }
+    }
+    out
+}
+
 /// The request's own query string with `$skiptoken` replaced.
 pub fn next_link(ctx: &Ctx<'_>, req: &Request, set: &str, token: &str) -> String {
     let mut parts: Vec<String> = req
@@ -92,7 +106,8 @@ pub fn next_link(ctx: &Ctx<'_>, req: &Request, set: &str, token: &str) -> String
         .filter(|p| percent_decode(p.split('=').next().unwrap_or("")) != "$skiptoken")
         .map(str::to_string)
         .collect();
-    parts.push(format!("$skiptoken={}", percent_encode(token)));
+    // Dataverse leaves '=' unencoded in the skip token of its links.
+    parts.push(format!("$skiptoken={}", percent_encode(token).replace("%3D", "=")));
     format!("{}{set}?{}", ctx.base, parts.join("&"))
 }
 
