@@ -200,6 +200,8 @@ fn entity_definitions_list_single_and_expanded() {
     let r = get(port, "tech1-token", "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='name')");
     assert_eq!(r.json()["MaxLength"], 160);
     assert_eq!(get(port, "tech1-token", "EntityDefinitions(LogicalName='nope')").status, 404);
+    let sets = values(&send(port, "GET", API, &[("Authorization", "Bearer tech1-token")], None));
+    assert!(sets.iter().any(|s| s["name"] == "msdyn_workorders" && s["kind"] == "EntitySet"));
     let r = send(port, "GET", &format!("{API}$metadata"), &[("Authorization", "Bearer tech1-token")], None);
     assert!(r.text().contains("<EntitySet Name=\"accounts\""));
 }

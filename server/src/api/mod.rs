@@ -137,6 +137,7 @@ pub fn dispatch(ctx: &Ctx<'_>, db: &mut Db, req: &Request) -> ApiResult<Response
     };
     let m = req.method.as_str();
     match name.as_str() {
+        "" if m == "GET" => return Ok(metadata::service_document(ctx)),
         "WhoAmI" => return if m == "GET" { Ok(whoami::handle(ctx)) } else { Err(ApiError::method(m)) },
         "EntityDefinitions" => {
             return if m == "GET" {
