@@ -113,6 +113,7 @@ export class XrmOfflineClient {
     const client = this;
     this.network = new Network(this, init.options.connectivityTimeoutMs ?? 5000);
     this.online.onNetworkError = () => this.network.set(false);
+    this.online.isCutOff = () => this.network.cutOff;
 
     const store = this.store;
     /** Xrm.WebApi.offline: answered from IndexedDB. */
@@ -173,7 +174,7 @@ export class XrmOfflineClient {
     this.Utility = { getGlobalContext: () => globalContext };
 
     /** The ComponentFramework.WebApi shape for PCF controls (results as LookupValue). */
-    const lookup = (r) => ({ id: r.id, entityType: r.entityType, name: r.name });
+    const lookup = (r) => (r.name === undefined ? { id: r.id, entityType: r.entityType } : { id: r.id, entityType: r.entityType, name: r.name });
     this.pcfWebApi = {
       createRecord: async (t, d) => lookup(await client.WebApi.createRecord(t, d)),
       updateRecord: async (t, id, d) => lookup(await client.WebApi.updateRecord(t, id, d)),

@@ -38,13 +38,18 @@ export class OnlineWebApi {
     this.timeoutMs = options.timeoutMs ?? 30000;
     this.knownSets = options.entitySetName ?? (() => undefined);
     this.onNetworkError = options.onNetworkError ?? (() => {});
+    this.isCutOff = () => false;
     this.setCache = new Map();
   }
 
   /** Sends one request; resolves with the Response when it is 2xx, rejects with an Xrm error otherwise. */
   async send(method, path, { body, headers = {}, timeoutMs } = {}) {
-    const token = await this.getAccessToken();
     const url = path.startsWith("http") ? path : this.base + path;
+    if (this.isCutOff()) {
+      // The app's "work offline" switch: behave exactly as a lost network.
+      throw xrmError("NetworkUnavailable", `Network or Service Unavailable: ${method} ${url} not sent (the client is cut off from the server)`);
+    }
+    const token = await this.getAccessToken();
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(), timeoutMs ?? this.timeoutMs);
     let res;

@@ -201,8 +201,8 @@ fn string_list(v: &Value) -> Option<Vec<String>> {
     v.as_array()?.iter().map(|s| s.as_str().map(|s| s.trim().to_string())).collect()
 }
 
-const FILTER_FORMS: &str =
-    "\"all\", \"related\", {\"ownership\": [\"me\", \"teams\", \"businessunit\"]} or {\"custom\": \"<filter>...</filter>\"}";
+const FILTER_FORMS: &str = "\"all\", \"related\", {\"ownership\": [\"me\", \"teams\", \"businessunit\"]} or \
+     {\"custom\": \"<filter>...</filter>\"}";
 
 fn read_filter(f: &Value) -> Result<ItemFilter, String> {
     match f {

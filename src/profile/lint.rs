@@ -198,9 +198,15 @@ fn date_ranges(schema: &Schema, table: &str, f: &Filter, out: &mut Vec<(&'static
 
 fn open_message(attr: &str, b: Bounds) -> String {
     if b.lower {
-        format!("'{attr}' has a lower bound and no upper bound: the rows to download grow without limit; add an upper bound (on-or-before, next-x-days...)")
+        format!(
+            "'{attr}' has a lower bound and no upper bound: the rows to download grow without limit; add an upper \
+             bound (on-or-before, next-x-days...)"
+        )
     } else {
-        format!("'{attr}' has an upper bound and no lower bound: every older row downloads; add a lower bound (on-or-after, last-x-days...)")
+        format!(
+            "'{attr}' has an upper bound and no lower bound: every older row downloads; add a lower bound \
+             (on-or-after, last-x-days...)"
+        )
     }
 }
 

@@ -28,7 +28,20 @@ use crate::schema::{Schema, TableDef};
 /// The most conditions a profile's custom filter may hold.
 pub const MAX_FILTER_CONDITIONS: usize = 500;
 
-/// Parses a `<fetch>` document into a query plan.
+/// Parses a `<fetch>` document into a query plan, checking every table and column against `schema`.
+///
+/// - `<fetch>`: `top`, `count`, `page`, `distinct`, `returntotalrecordcount`; `version`, `mapping`, `output-format`,
+///   `no-lock`, `latematerialize`, `useraworderby`, `options` are ignored; `aggregate="true"`, `top` with
+///   `count`/`page`, column aliases, `groupby` and `<condition valueof>` are refused.
+/// - An `<entity>` without `<attribute>` elements returns every column; a `link-entity` without any returns none.
+/// - `link-entity` `inner` (default) / `outer` become joins; inside a `<filter>`, `any` / `not any` / `all` /
+///   `not all` become related-row filters. A join without `alias` is named `{table}{n}` (`contact1`, `contact2`...),
+///   `n` counting the un-aliased joins of that table in document order and skipping names already taken.
+/// - Orders of the entity come first, then those inside joins (with the join's alias), in document order.
+/// - Values stay text; their count is checked against the operator, and `last-x-...` values must be whole numbers.
+///
+/// Errors: `InvalidFetchXml` (with the byte offset for syntax errors), `TableNotFound`, `AttributeNotFound`,
+/// `InvalidArgument` for bad numbers.
 pub fn parse_fetchxml(schema: &Schema, xml: &str) -> Result<Query> {
     let root = xml::parse(xml)?;
     if root.name != "fetch" {
@@ -42,8 +55,8 @@ pub fn parse_fetchxml(schema: &Schema, xml: &str) -> Result<Query> {
 
 /// Parses a profile's custom filter for `table`: a bare `<filter>` element, or a `<fetch>` whose `<entity>` (which
 /// must be `table`) holds filters, and-ed together. `attribute`, `order`, `top`, `page` and `count` are ignored (not
-/// even checked) in the
-/// second form. Returns `None` when there is no condition. At most [`MAX_FILTER_CONDITIONS`] conditions.
+/// even checked) in the second form. Returns `None` when there is no condition. At most 500 conditions (each
+/// `<condition>` and each `link-entity` counts one), as the profile rules allow.
 pub fn parse_fetchxml_filter(schema: &Schema, table: &str, xml: &str) -> Result<Option<Filter>> {
     let def = schema.require_table(table)?;
     let root = xml::parse(xml)?;
@@ -56,9 +69,8 @@ pub fn parse_fetchxml_filter(schema: &Schema, table: &str, xml: &str) -> Result<
             root.attrs.retain(|(n, _)| !matches!(n.as_str(), "top" | "page" | "count"));
             for child in root.children.iter_mut() {
                 if let Node::Element(entity) = child {
-                    entity.children.retain(|n| {
-                        !matches!(n, Node::Element(e) if matches!(e.name.as_str(), "attribute" | "all-attributes" | "order"))
-                    });
+                    let ignored = |e: &Element| matches!(e.name.as_str(), "attribute" | "all-attributes" | "order");
+                    entity.children.retain(|n| !matches!(n, Node::Element(e) if ignored(e)));
                 }
             }
             let q = p.fetch(&root)?;

@@ -28,6 +28,20 @@ use crate::schema::{Schema, TableDef};
 pub const MAX_EXPAND_DEPTH: usize = 8;
 
 /// Parses OData query options (`?$select=...&$filter=...`) for `table` (a logical name).
+///
+/// - The leading `?` is optional; options are `&`-separated and percent-decoded; `+` stays a literal `+`.
+/// - `$select`, `$filter`, `$orderby` (`asc`/`desc`), `$top`, `$count=true|false`, `$expand=nav(...)` with nested
+///   `$select;$filter;$orderby;$top;$expand` (only `$select` and `$expand` for single-valued navigation
+///   properties), or `fetchXml=<fetch ...>` (raw or encoded; must query `table`).
+/// - `$filter`: `not` > `and` > `or`, parentheses, `eq ne gt ge lt le`, `eq null` / `ne null`, `contains`,
+///   `startswith`, `endswith`, the `Microsoft.Dynamics.CRM.*` query functions of the offline operators, `nav/col`
+///   through single-valued navigation properties and `nav/any(o:...)` / `nav/all(o:...)` over collections.
+///   Lookups can be named by logical name, navigation property or `_x_value`.
+/// - `$skip`, `$apply`, `$search`, `$skiptoken` and unknown options are refused with what to use instead.
+///
+/// Errors: `InvalidQuery` (with the 0-based character position in `$filter`), `AttributeNotFound` ("Could not find
+/// a property named 'x' on type 'Microsoft.Dynamics.CRM.account'"), `TableNotFound`, `InvalidArgument` for bad
+/// `$top` / `$count` values or query-function units.
 pub fn parse_odata(schema: &Schema, table: &str, options: &str) -> Result<Query> {
     let def = schema.require_table(table)?;
     let options = options.strip_prefix('?').unwrap_or(options);

@@ -561,7 +561,7 @@ impl<'a> ODataWriter<'a> {
         if !scope.functions_ok && matches!(c.operator, NotLike | NotBeginWith | NotEndWith) {
             // `not contains(nav/x,'a')` reads as "no related row contains", not "the related row does not".
             return Err(Error::argument(format!(
-                "'{}' on '{}' of a related table reached through a single-valued navigation property has no OData                  form",
+                "'{}' on '{}' of a related table reached through a single-valued navigation property has no OData form",
                 c.operator.fetchxml_name(),
                 c.attribute
             )));

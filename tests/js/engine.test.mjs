@@ -2,7 +2,7 @@
 // rows passed from JavaScript, and every error is an Error with a Dataverse errorCode.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launchBrowser, openPage, startStatic } from "./support/browser.mjs";
+import { inPage, launchBrowser, openPage, startStatic } from "./support/browser.mjs";
 
 let server, browser, page;
 
@@ -34,24 +34,10 @@ const ROWS = {
 };
 
 /** Runs `fn(mod, arg)` in the page with the package imported. */
-function inPage(fn, arg) {
-  return page.evaluate(
-    async ({ src, arg }) => {
-      const mod = await import("/pkg/index.js");
-      // eslint-disable-next-line no-new-func
-      const f = new Function("mod", "arg", `return (${src})(mod, arg);`);
-      try {
-        return { ok: await f(mod, arg) };
-      } catch (e) {
-        return { error: { message: e.message, errorCode: e.errorCode, errorName: e.errorName, isError: e instanceof Error } };
-      }
-    },
-    { src: fn.toString(), arg },
-  );
-}
+const run = (fn, arg) => inPage(page, fn, arg);
 
 test("OData options: filter, order, select and top over rows from JS", async () => {
-  const r = await inPage(async (mod, rows) => {
+  const r = await run(async (mod, rows) => {
     const engine = await mod.createEngine();
     return engine.retrieveMultiple("account", "?$select=name&$filter=contains(name,'contoso')&$orderby=name&$top=10", rows, {});
   }, ROWS);
@@ -66,7 +52,7 @@ test("OData options: filter, order, select and top over rows from JS", async () 
 });
 
 test("FetchXML through ?fetchXml= gives the same rows as the equivalent OData", async () => {
-  const r = await inPage(async (mod, rows) => {
+  const r = await run(async (mod, rows) => {
     const engine = await mod.createEngine();
     const fetch =
       '<fetch><entity name="account"><attribute name="name"/><filter><condition attribute="address1_city" operator="eq" value="oslo"/></filter><order attribute="name"/></entity></fetch>';
@@ -80,7 +66,7 @@ test("FetchXML through ?fetchXml= gives the same rows as the equivalent OData", 
 });
 
 test("lookups filter by navigation property name and $count returns the total", async () => {
-  const r = await inPage(async (mod, rows) => {
+  const r = await run(async (mod, rows) => {
     const engine = await mod.createEngine();
     return engine.retrieveMultiple(
       "contact",
@@ -95,7 +81,7 @@ test("lookups filter by navigation property name and $count returns the total", 
 });
 
 test("errors are Error objects with a stable Dataverse errorCode", async () => {
-  const unknownColumn = await inPage(async (mod, rows) => {
+  const unknownColumn = await run(async (mod, rows) => {
     const engine = await mod.createEngine();
     return engine.retrieveMultiple("account", "?$filter=nosuchcolumn eq 1", rows, {});
   }, ROWS);
@@ -104,13 +90,13 @@ test("errors are Error objects with a stable Dataverse errorCode", async () => {
   assert.equal(unknownColumn.error.errorName, "AttributeNotFound");
   assert.match(unknownColumn.error.message, /nosuchcolumn/);
 
-  const badSyntax = await inPage(async (mod, rows) => {
+  const badSyntax = await run(async (mod, rows) => {
     const engine = await mod.createEngine();
     return engine.retrieveMultiple("account", "?$filter=name eq 'unclosed", rows, {});
   }, ROWS);
   assert.equal(badSyntax.error.errorCode, 0x80060888);
 
-  const unknownTable = await inPage(async (mod, rows) => {
+  const unknownTable = await run(async (mod, rows) => {
     const engine = await mod.createEngine();
     return engine.retrieveMultiple("nosuchtable", "?$top=1", rows, {});
   }, ROWS);

@@ -81,9 +81,7 @@ impl Inner {
         if self.tables.contains(table) {
             return Ok(());
         }
-        if self.schema.table(table).is_none() {
-            return Err(js_err(self.schema.require_table(table).err().unwrap_or_else(|| Error::argument(table))));
-        }
+        // The device only knows the profile's tables: anything else, known to the server or not, is not offline.
         Err(js_err(Error::new(
             ErrorCode::TableNotAvailableOffline,
             format!("The table '{table}' is not available offline: add it to the mobile offline profile, or use Xrm.WebApi.online"),

@@ -70,3 +70,24 @@ export async function openPage(browser, baseUrl) {
   await page.goto(`${baseUrl}/tests/js/fixtures/blank.html`);
   return page;
 }
+
+/**
+ * Runs `fn(mod, arg)` in the page with the built package imported from /pkg/index.js. Resolves `{ ok }` with the
+ * (serialisable) result, or `{ error }` with the thrown error's message, errorCode, errorName and whether it was an
+ * Error. `fn` must be self-contained (it is sent to the page as source text).
+ */
+export function inPage(page, fn, arg, pkgUrl = "/pkg/index.js") {
+  return page.evaluate(
+    async ({ src, arg, pkgUrl }) => {
+      const mod = await import(pkgUrl);
+      // eslint-disable-next-line no-new-func
+      const f = new Function("mod", "arg", `return (${src})(mod, arg);`);
+      try {
+        return { ok: await f(mod, arg) };
+      } catch (e) {
+        return { error: { message: e?.message, errorCode: e?.errorCode, errorName: e?.errorName, isError: e instanceof Error } };
+      }
+    },
+    { src: fn.toString(), arg, pkgUrl },
+  );
+}
