@@ -93,7 +93,19 @@ pub fn handle(app: &App, req: &Request) -> Response {
             m => ApiError::method(m).response(),
         };
     }
-    run_one(&ctx, &mut db, req)
+    let mut r = run_one(&ctx, &mut db, req);
+    if let Some(a) = &ctx.prefer.annotations {
+        let applied = r.header("Preference-Applied").unwrap_or("").to_string();
+        if matches!(r.status, 200 | 201) && !applied.contains("include-annotations") {
+            let joined = if applied.is_empty() {
+                format!("odata.include-annotations=\"{a}\"")
+            } else {
+                format!("{applied},odata.include-annotations=\"{a}\"")
+            };
+            r.set("Preference-Applied", &joined);
+        }
+    }
+    r
 }
 
 /// Runs one request, writes in their own transaction.
