@@ -144,6 +144,10 @@ fn parse_data(text: &str) -> Map<String, Value> {
 impl Db {
     /// Starts a transaction (one per write request, one per `$batch` change set).
     pub fn begin(&mut self) -> DbResult<()> {
+        if !self.conn.is_autocommit() {
+            // A transaction left open by a failed request: never let it swallow the next one.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
         self.conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
         self.saved_version = Some(self.version);
         Ok(())
@@ -164,7 +168,9 @@ impl Db {
 
     /// Rolls the transaction back, version counter included.
     pub fn rollback(&mut self) {
-        let _ = self.conn.execute_batch("ROLLBACK");
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
         if let Some(v) = self.saved_version.take() {
             self.version = v;
         }
