@@ -72,6 +72,13 @@ fn one_query_per_table_follows_the_relationship_chain() {
         "<link-entity name=\"bookableresourcebooking\" from=\"msdyn_workorder\" to=\"msdyn_workorderid\" link-type=\"any\">"
     ));
     assert!(xml.contains("operator=\"next-seven-days\""));
+    // Within Dataverse's 15 link-entities per query, URLs well under its 32 KB limit.
+    for t in plan.tables() {
+        let Some(d) = &t.download else { continue };
+        let links = d.fetchxml.matches("<link-entity").count();
+        assert!(links <= 15, "{}: {links} link-entities", t.table);
+        assert!(d.request(&Cursor::Start, 5000).url.len() < 8_000, "{}", t.table);
+    }
     // "all" has no filter; a custom filter is used as is.
     let status = plan.table("bookingstatus").unwrap().download.as_ref().unwrap().fetchxml.clone();
     assert_eq!(status, "<fetch><entity name=\"bookingstatus\"><all-attributes/></entity></fetch>");

@@ -223,6 +223,14 @@ pub fn download_query(def: &TableDef, selection: &Selection, columns: &Columns) 
         Selection::All => None,
         Selection::Matching(f) => Some(f.clone()),
     };
+    if let Some(n) = filter.as_ref().map(link_entity_count).filter(|n| *n > MAX_LINK_ENTITIES) {
+        return Err(Error::profile(format!(
+            "the download query of '{}' needs {n} link-entity elements (each relationship nests the related table's \
+             own relationships), more than the {MAX_LINK_ENTITIES} Dataverse allows in one query: shorten the \
+             relationship chains that lead to this table",
+            def.logical_name
+        )));
+    }
     let query = Query { table: def.logical_name.clone(), columns: columns.clone(), filter, ..Default::default() };
     FetchQuery::new(def, query).map(Some)
 }
@@ -241,6 +249,19 @@ pub fn ids_query(def: &TableDef, column: &str, ids: &[String], columns: &Columns
     let query =
         Query { table: def.logical_name.clone(), columns: columns.clone(), filter: Some(filter), ..Default::default() };
     FetchQuery::new(def, query)
+}
+
+/// Dataverse's limit on `link-entity` elements in one query.
+pub const MAX_LINK_ENTITIES: usize = 15;
+
+/// How many `link-entity` elements a filter renders to (related-row filters, nested ones included).
+pub fn link_entity_count(f: &Filter) -> usize {
+    match f {
+        Filter::And(items) | Filter::Or(items) => items.iter().map(link_entity_count).sum(),
+        Filter::Not(inner) => link_entity_count(inner),
+        Filter::Condition(_) => 0,
+        Filter::Related(r) => 1 + r.filter.as_ref().map_or(0, link_entity_count),
+    }
 }
 
 /// Whether a filter's result can change without the row changing: it uses a relative-date operator (the window

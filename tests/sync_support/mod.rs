@@ -575,3 +575,15 @@ pub fn expected_scope(server: &TestServer, profile: &Profile, now_ms: i64) -> BT
         })
         .collect()
 }
+
+impl TestServer {
+    /// Sends a request and returns the response as the core reads it (status 0, a lost response, becomes `None`).
+    pub fn send(&mut self, req: &Request) -> xrm_offline::sync::Response {
+        let (status, body) = self.handle(req);
+        xrm_offline::sync::Response {
+            status: (status != 0).then_some(status),
+            headers: Vec::new(),
+            body: (!body.is_null()).then_some(body),
+        }
+    }
+}
