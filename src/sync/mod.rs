@@ -8,22 +8,32 @@
 //! - [`page`]: reading response pages ([`Page`], [`Cursor`]); [`request`]: the [`Request`]s the host sends.
 //! - [`apply`]: what to put, delete and fetch next after a page or a delta; [`scope`]: what to evict.
 //! - [`checkpoint`]: resumable first-sync state per table.
+//! - [`upload`]: coalescing the outbox, upload requests, classifying responses; [`conflict`]: conflict
+//!   policies and reverts; [`errors`]: `syncerror` records.
 //! - [`local`]: the [`LocalRows`] trait the host implements, and [`MemoryRows`].
 
 pub mod apply;
 pub mod checkpoint;
+pub mod conflict;
 pub mod download;
+pub mod errors;
 pub mod local;
 pub mod page;
 pub mod plan;
 pub mod request;
 pub mod scope;
+pub mod upload;
 
 pub use apply::{Changes, FollowUp, FollowUpReason, PutRow, RowRef, IDS_PER_QUERY};
 pub use checkpoint::{first_sync_complete, Checkpoint, Phase};
+pub use conflict::{on_conflict, resolve, revert, ConflictPolicy, ConflictStep, Resolution, Revert};
 pub use download::{track_changes_request, FetchQuery, Selection, DEFAULT_PAGE_SIZE};
+pub use errors::SyncError;
 pub use local::{LocalRows, MemoryRows};
 pub use page::{read_page, row_id, Cursor, Page};
 pub use plan::{Reference, SyncPlan, TablePlan};
 pub use request::{Method, Request};
 pub use scope::LocalScope;
+pub use upload::{
+    build_request, classify, coalesce, Action, Coalesced, Guard, OutboxEntry, Outcome, PendingChange, Response,
+};

@@ -57,6 +57,8 @@ pub struct TestServer {
     log: Vec<Change>,
     pub now_ms: i64,
     pub requests: Vec<Request>,
+    /// The next write is performed but its response is lost (the host sees a network error).
+    pub lose_next_response: bool,
 }
 
 fn lookup(target: &str, id: &str) -> (String, Value) {
@@ -72,6 +74,7 @@ impl TestServer {
             log: Vec::new(),
             now_ms: NOW_MS,
             requests: Vec::new(),
+            lose_next_response: false,
         }
     }
 
@@ -159,6 +162,9 @@ impl TestServer {
             .find_map(|p| p.trim().strip_prefix("odata.maxpagesize="))
             .and_then(|n| n.parse().ok())
             .unwrap_or(5000);
+        if let Some((set, id)) = path.strip_suffix(')').and_then(|p| p.split_once('(')) {
+            return self.handle_row(req, set, id);
+        }
         let Some(def) = self.schema.table_by_set(path).cloned() else {
             return (404, json!({"error": {"code": "0x80060888", "message": format!("no entity set {path}")}}));
         };
@@ -230,6 +236,84 @@ impl TestServer {
             body["@odata.deltaLink"] = Value::String(delta_link(snapshot));
         }
         (200, body)
+    }
+}
+
+impl TestServer {
+    /// `GET`, `PATCH` and `DELETE` of `<set>(<id>)`, with `If-Match` / `If-None-Match` as Dataverse applies them.
+    fn handle_row(&mut self, req: &Request, set: &str, id: &str) -> (u16, Value) {
+        let def = self.schema.table_by_set(set).cloned().expect("entity set");
+        let table = def.logical_name.clone();
+        let existing = self.row(&table, id).cloned();
+        let etag = existing.as_ref().and_then(|r| r.get("@odata.etag")).and_then(Value::as_str).map(str::to_string);
+        let err = |status: u16, code: &str, msg: &str| (status, json!({"error": {"code": code, "message": msg}}));
+        if let Some(m) = req.header("If-Match") {
+            match &etag {
+                None => return err(404, "0x80040217", "Record Not Found"),
+                Some(t) if m != "*" && m != t => {
+                    return err(412, "0x80060882", "The version of the existing record doesn't match")
+                }
+                _ => {}
+            }
+        }
+        if req.header("If-None-Match") == Some("*") && existing.is_some() {
+            return err(412, "0x80040237", "A record with matching key values already exists.");
+        }
+        let (status, body) = match req.method {
+            Method::Get => match existing {
+                Some(r) => (200, Value::Object(r)),
+                None => return err(404, "0x80040217", "Record Not Found"),
+            },
+            Method::Delete => {
+                if existing.is_none() {
+                    return err(404, "0x80040217", "Record Not Found");
+                }
+                self.delete(&table, id);
+                (204, Value::Null)
+            }
+            Method::Patch => {
+                let mut values = Map::new();
+                for (k, v) in req.body.as_ref().and_then(Value::as_object).cloned().unwrap_or_default() {
+                    if let Some(nav) = k.strip_suffix("@odata.bind") {
+                        let (attr, target) = match def.navigation(nav) {
+                            Some((r, false)) => (r.referencing_attribute.clone(), Some(r.referenced_entity.clone())),
+                            _ => (nav.to_string(), None),
+                        };
+                        let key = format!("_{attr}_value");
+                        match v.as_str() {
+                            Some(path) => {
+                                let inner = path.trim_start_matches('/');
+                                let (tset, tid) =
+                                    inner.strip_suffix(')').and_then(|p| p.split_once('(')).expect("bind path");
+                                let t = target.unwrap_or_else(|| {
+                                    self.schema.table_by_set(tset).expect("set").logical_name.clone()
+                                });
+                                values.insert(key, json!([t, tid]));
+                            }
+                            None => {
+                                values.insert(key, Value::Null);
+                            }
+                        }
+                    } else if k == "name" && v == "REJECT ME" {
+                        return err(400, "0x80040203", "Business rule: that name is not allowed");
+                    } else {
+                        values.insert(k, v);
+                    }
+                }
+                match existing {
+                    Some(_) => self.modify(&table, id, Value::Object(values)),
+                    None => self.upsert(&table, id, Value::Object(values)),
+                }
+                let etag = self.row(&table, id).and_then(|r| r.get("@odata.etag")).cloned().unwrap_or(Value::Null);
+                (200, json!({ def.primary_id_attribute.clone(): id, "@odata.etag": etag }))
+            }
+            Method::Post => panic!("creates are PATCH with If-None-Match"),
+        };
+        if self.lose_next_response && req.method != Method::Get {
+            self.lose_next_response = false;
+            return (0, Value::Null);
+        }
+        (status, body)
     }
 }
 
