@@ -10,9 +10,11 @@
 //! - [`checkpoint`]: resumable first-sync state per table.
 //! - [`upload`]: coalescing the outbox, upload requests, classifying responses; [`conflict`]: conflict
 //!   policies and reverts; [`errors`]: `syncerror` records.
+//! - [`backoff`]: retry delays; [`schedule`]: effective intervals, due tables.
 //! - [`local`]: the [`LocalRows`] trait the host implements, and [`MemoryRows`].
 
 pub mod apply;
+pub mod backoff;
 pub mod checkpoint;
 pub mod conflict;
 pub mod download;
@@ -21,10 +23,12 @@ pub mod local;
 pub mod page;
 pub mod plan;
 pub mod request;
+pub mod schedule;
 pub mod scope;
 pub mod upload;
 
 pub use apply::{Changes, FollowUp, FollowUpReason, PutRow, RowRef, IDS_PER_QUERY};
+pub use backoff::Backoff;
 pub use checkpoint::{first_sync_complete, Checkpoint, Phase};
 pub use conflict::{on_conflict, resolve, revert, ConflictPolicy, ConflictStep, Resolution, Revert};
 pub use download::{track_changes_request, FetchQuery, Selection, DEFAULT_PAGE_SIZE};
@@ -33,6 +37,7 @@ pub use local::{LocalRows, MemoryRows};
 pub use page::{read_page, row_id, Cursor, Page};
 pub use plan::{Reference, SyncPlan, TablePlan};
 pub use request::{Method, Request};
+pub use schedule::{due_tables, effective_intervals, next_due_ms};
 pub use scope::LocalScope;
 pub use upload::{
     build_request, classify, coalesce, Action, Coalesced, Guard, OutboxEntry, Outcome, PendingChange, Response,
