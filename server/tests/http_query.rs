@@ -132,6 +132,29 @@ fn fetchxml_queries_run_through_the_engine() {
     let rows = values(&get(port, "tech1-token", &format!("bookableresources?fetchXml={}", percent_encode(fetch))));
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["_userid_value"], user_id("tech1"));
+    // FetchXML pages as Dataverse does: count and page attributes, morerecords and a paging cookie, no next link.
+    let page = |n: u32| {
+        let fetch = format!(
+            r#"<fetch count="200" page="{n}" returntotalrecordcount="true"><entity name="account"><attribute name="name"/></entity></fetch>"#
+        );
+        get_prefer(
+            port,
+            "admin-token",
+            &format!("accounts?fetchXml={}", percent_encode(&fetch)),
+            "odata.include-annotations=\"*\"",
+        )
+        .json()
+    };
+    let (p1, p2) = (page(1), page(2));
+    assert_eq!(p1["value"].as_array().unwrap().len(), 200);
+    assert_eq!(p1["@Microsoft.Dynamics.CRM.morerecords"], true);
+    assert!(p1.get("@odata.nextLink").is_none());
+    assert!(p1["@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"]
+        .as_str()
+        .unwrap()
+        .starts_with("<cookie pagenumber=\"2\""));
+    assert!(p1["@Microsoft.Dynamics.CRM.totalrecordcount"].as_u64().unwrap() > 400);
+    assert_ne!(p1["value"][0]["accountid"], p2["value"][0]["accountid"]);
     // A FetchXML for another table than the entity set is refused.
     let fetch = r#"<fetch><entity name="contact"/></fetch>"#;
     assert_eq!(get(port, "admin-token", &format!("accounts?fetchXml={}", percent_encode(fetch))).status, 400);

@@ -84,6 +84,21 @@ impl Cookie {
     }
 }
 
+impl Cookie {
+    /// The `@Microsoft.Dynamics.CRM.fetchxmlpagingcookie` annotation for the page after this one: the same cookie
+    /// with the inner one percent-encoded twice, as Dataverse writes it in FetchXML results.
+    pub fn fetch_cookie(&self, primary_id: &str) -> String {
+        let plain = Cookie { snapshot: None, after: None, tracking: false, ..self.clone() }.next_token(primary_id);
+        match (plain.find("pagingcookie=\""), plain.find("\" istracking")) {
+            (Some(a), Some(b)) if b > a + 14 => {
+                let inner = &plain[a + 14..b];
+                format!("{}{}{}", &plain[..a + 14], encode_lower(inner), &plain[b..])
+            }
+            _ => plain,
+        }
+    }
+}
+
 /// Percent-encoding with lower-case hex digits, as in Dataverse's inner paging cookie (`%3ccookie%20page%3d...`).
 fn encode_lower(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 2);
@@ -157,5 +172,8 @@ mod tests {
         assert!(Cookie::parse("junk").is_err());
         assert_eq!(parse_delta_token("12!08/22/2017 08:10:44").unwrap(), 12);
         assert!(parse_delta_token("x").is_err());
+        let f = c.fetch_cookie("accountid");
+        assert!(f.starts_with("<cookie pagenumber=\"2\" pagingcookie=\"%253ccookie%2520page%253d%25221%2522"), "{f}");
+        assert_eq!(Cookie::parse(&f).unwrap().last.as_deref(), Some("a-b"));
     }
 }

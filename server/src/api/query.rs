@@ -106,8 +106,17 @@ pub fn collection(ctx: &Ctx<'_>, db: &mut Db, table: &TableDef, req: &Request) -
             parse_odata(ctx.schema(), &table.logical_name, &options.join("&"))?
         }
     };
-    let page_size = ctx.prefer.max_page_size.unwrap_or(MAX_PAGE).min(MAX_PAGE);
+    let mut page_size = ctx.prefer.max_page_size.unwrap_or(MAX_PAGE).min(MAX_PAGE);
     let mut cookie = cookie.unwrap_or(Cookie { page: 1, ..Default::default() });
+    let mut query = query;
+    if fetch.is_some() {
+        // FetchXML pages as Dataverse does: `count` and `page` attributes (the paging cookie is accepted and the page
+        // number decides), answered with morerecords and a paging cookie instead of a next link.
+        if let Some(count) = query.page_size.take() {
+            page_size = (count as usize).clamp(1, MAX_PAGE);
+        }
+        cookie.page = query.page.take().unwrap_or(1).max(1);
+    }
     if tracking && cookie.snapshot.is_none() {
         cookie.snapshot = Some(db.current_version());
         cookie.tracking = true;
@@ -130,17 +139,27 @@ pub fn collection(ctx: &Ctx<'_>, db: &mut Db, table: &TableDef, req: &Request) -
     };
     let mut body = Map::new();
     body.insert("@odata.context".into(), Value::from(context_url(ctx, table, select.as_deref(), "")));
-    if let Some(n) = page.count {
-        body.insert("@odata.count".into(), Value::from(n.min(MAX_PAGE)));
+    match (page.count, fetch.is_some()) {
+        (Some(n), false) => {
+            body.insert("@odata.count".into(), Value::from(n.min(MAX_PAGE)));
+        }
+        (Some(n), true) => {
+            body.insert("@Microsoft.Dynamics.CRM.totalrecordcount".into(), Value::from(n.min(MAX_PAGE)));
+            body.insert("@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded".into(), Value::from(n > MAX_PAGE));
+        }
+        _ => {}
     }
     let value: Vec<Value> = page.rows.iter().map(|r| Value::Object(shaper.row(table, r, cols.clone()))).collect();
     body.insert("value".into(), Value::Array(value));
-    if page.more {
+    if fetch.is_some() {
+        body.insert("@Microsoft.Dynamics.CRM.morerecords".into(), Value::from(page.more));
+        if page.more {
+            let cookie = page.cookie.fetch_cookie(&table.primary_id_attribute);
+            body.insert("@Microsoft.Dynamics.CRM.fetchxmlpagingcookie".into(), Value::from(cookie));
+        }
+    } else if page.more {
         let token = page.cookie.next_token(&table.primary_id_attribute);
         body.insert("@odata.nextLink".into(), Value::from(paging::next_link(ctx, req, &table.entity_set_name, &token)));
-        if fetch.is_some() && ctx.prefer.any_annotations() {
-            body.insert("@Microsoft.Dynamics.CRM.morerecords".into(), Value::from(true));
-        }
     } else if tracking {
         let version = page.cookie.snapshot.unwrap_or_else(|| db.current_version());
         body.insert(
