@@ -180,3 +180,17 @@ proptest! {
         prop_assert_eq!(puts, reference_puts);
     }
 }
+
+#[test]
+fn an_invalid_profile_is_refused_with_its_reasons() {
+    use xrm_offline::profile::{ItemFilter, Profile, ProfileItem};
+    let schema = xrm_offline::schema::field_service();
+    let p = Profile {
+        id: None,
+        name: "bad".into(),
+        items: vec![ProfileItem::new("msdyn_workorder", ItemFilter::Related).with_interval(3)],
+    };
+    let e = SyncPlan::new(&p, &schema).unwrap_err();
+    assert_eq!(e.code, xrm_offline::ErrorCode::InvalidProfile);
+    assert!(e.message.contains("outside 5..1440"), "{}", e.message);
+}

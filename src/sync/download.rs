@@ -325,3 +325,33 @@ pub fn refresh_query(def: &TableDef, own: &OwnRows) -> Result<Option<FetchQuery>
     };
     FetchQuery::new(def, query).map(Some)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn related(inner: Option<Filter>) -> Filter {
+        Filter::Related(Box::new(RelatedFilter {
+            kind: RelatedKind::Any,
+            table: "t".into(),
+            from: "a".into(),
+            to: "b".into(),
+            filter: inner,
+        }))
+    }
+
+    #[test]
+    fn link_entities_are_counted_through_nesting() {
+        let chain = related(Some(Filter::And(vec![related(None), related(Some(related(None)))])));
+        assert_eq!(link_entity_count(&chain), 4);
+        assert_eq!(link_entity_count(&Filter::Or(vec![chain.clone(), chain])), 8);
+        assert!(is_moving(&related(None)));
+        let plain = Filter::Condition(Condition {
+            entity: None,
+            attribute: "name".into(),
+            operator: Operator::Eq,
+            values: vec![Literal::Text("x".into())],
+        });
+        assert!(!is_moving(&plain));
+    }
+}

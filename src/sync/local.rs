@@ -27,11 +27,20 @@ pub trait LocalRows: RowSource {
     }
 }
 
-/// Rows in memory by table and id, plus the set of pending (outbox) rows.
+/// Rows in memory by table and id, the set of pending (outbox) rows, and an index of lookup values (so
+/// [`LocalRows::any_referencing`] is a hash look-up, as an IndexedDB index would be).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MemoryRows {
     tables: HashMap<String, BTreeMap<String, Row>>,
     pending: HashSet<(String, String)>,
+    /// table -> lookup key (`_x_value`) -> lower-case id -> how many rows hold it.
+    refs: HashMap<String, HashMap<String, HashMap<String, usize>>>,
+}
+
+fn lookup_values(row: &Row) -> impl Iterator<Item = (&String, String)> + '_ {
+    row.iter()
+        .filter(|(k, _)| k.starts_with('_') && k.ends_with("_value") && !k.contains('@'))
+        .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_ascii_lowercase())))
 }
 
 impl MemoryRows {
@@ -42,12 +51,35 @@ impl MemoryRows {
 
     /// Stores (or replaces) row `id` of `table`.
     pub fn put(&mut self, table: &str, id: &str, row: Row) {
-        self.tables.entry(table.to_ascii_lowercase()).or_default().insert(id.to_ascii_lowercase(), row);
+        let table = table.to_ascii_lowercase();
+        self.unindex(&table, id);
+        let refs = self.refs.entry(table.clone()).or_default();
+        for (k, v) in lookup_values(&row) {
+            *refs.entry(k.clone()).or_default().entry(v).or_default() += 1;
+        }
+        self.tables.entry(table).or_default().insert(id.to_ascii_lowercase(), row);
     }
 
     /// Removes row `id` of `table`; whether it was there.
     pub fn remove(&mut self, table: &str, id: &str) -> bool {
-        self.tables.get_mut(&table.to_ascii_lowercase()).is_some_and(|t| t.remove(&id.to_ascii_lowercase()).is_some())
+        let table = table.to_ascii_lowercase();
+        self.unindex(&table, id);
+        self.tables.get_mut(&table).is_some_and(|t| t.remove(&id.to_ascii_lowercase()).is_some())
+    }
+
+    fn unindex(&mut self, table: &str, id: &str) {
+        let Some(old) = self.tables.get(table).and_then(|t| t.get(&id.to_ascii_lowercase())) else { return };
+        let Some(refs) = self.refs.get_mut(table) else { return };
+        for (k, v) in lookup_values(old) {
+            if let Some(ids) = refs.get_mut(k) {
+                if let Some(n) = ids.get_mut(&v) {
+                    *n -= 1;
+                    if *n == 0 {
+                        ids.remove(&v);
+                    }
+                }
+            }
+        }
     }
 
     /// Marks row `id` of `table` as having (`true`) or no longer having (`false`) a change in the outbox.
@@ -102,5 +134,38 @@ impl LocalRows for MemoryRows {
 
     fn is_pending(&self, table: &str, id: &str) -> bool {
         self.pending.contains(&(table.to_ascii_lowercase(), id.to_ascii_lowercase()))
+    }
+
+    fn any_referencing(&self, table: &str, key: &str, id: &str) -> bool {
+        self.refs
+            .get(&table.to_ascii_lowercase())
+            .and_then(|r| r.get(key))
+            .is_some_and(|ids| ids.contains_key(&id.to_ascii_lowercase()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn row(v: serde_json::Value) -> Row {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn the_lookup_index_follows_puts_and_removes() {
+        let mut m = MemoryRows::new();
+        m.put("b", "1", row(json!({"bid": "1", "_w_value": "W1"})));
+        m.put("b", "2", row(json!({"bid": "2", "_w_value": "w1"})));
+        assert!(m.any_referencing("b", "_w_value", "w1"));
+        m.put("b", "1", row(json!({"bid": "1", "_w_value": "w2"})));
+        assert!(m.any_referencing("b", "_w_value", "W1"));
+        m.remove("b", "2");
+        assert!(!m.any_referencing("b", "_w_value", "w1"));
+        assert!(m.any_referencing("b", "_w_value", "w2"));
+        assert!(!m.any_referencing("b", "_x_value", "w2"));
+        assert!(!m.remove("b", "2"));
+        assert_eq!(m.len("b"), 1);
     }
 }
