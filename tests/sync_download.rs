@@ -24,6 +24,14 @@ fn first_sync_downloads_exactly_the_profile_scope() {
     assert!(host.first_sync(&mut server, usize::MAX));
     let expected = expected_scope(&server, &profile, NOW_MS);
     assert_eq!(host.snapshot(), expected);
+    // FetchXML pages the Dataverse way: page 2 onwards carries page, count and the paging cookie.
+    let paged = xrm_offline::sync::request::percent_decode(
+        &server.requests.iter().find(|r| r.url.contains("page%3D%222%22")).expect("a second FetchXML page").url,
+    );
+    assert!(
+        paged.contains("<fetch page=\"2\" count=\"7\" paging-cookie=\"&lt;cookie page=&quot;1&quot;&gt;"),
+        "{paged}"
+    );
     // The data set exercises the filters: some bookings in, some out; every related table has rows.
     let bookings = expected["bookableresourcebooking"].len();
     assert!(bookings > 5 && bookings < 60, "{bookings} bookings in scope");
@@ -34,6 +42,16 @@ fn first_sync_downloads_exactly_the_profile_scope() {
     // Nothing to evict after a first sync.
     host.evict(&ctx_at(NOW_MS));
     assert!(host.evicted.is_empty(), "{:?}", host.evicted);
+}
+
+#[test]
+fn first_sync_follows_next_links_too() {
+    let (mut server, profile) = seeded();
+    server.fetch_paging_cookies = false;
+    let mut host = Host::new(&profile, &server.schema, 7);
+    assert!(host.first_sync(&mut server, usize::MAX));
+    assert_eq!(host.snapshot(), expected_scope(&server, &profile, NOW_MS));
+    assert!(server.requests.iter().any(|r| r.url.contains("fetchXml") && r.url.contains("$skiptoken")));
 }
 
 #[test]

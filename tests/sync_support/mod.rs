@@ -59,6 +59,9 @@ pub struct TestServer {
     pub requests: Vec<Request>,
     /// The next write is performed but its response is lost (the host sees a network error).
     pub lose_next_response: bool,
+    /// Page `?fetchXml=` reads as Dataverse does (`page`/`count`, `morerecords`, `fetchxmlpagingcookie`, no
+    /// `@odata.nextLink`); `false` pages them with `@odata.nextLink` like OData queries.
+    pub fetch_paging_cookies: bool,
 }
 
 fn lookup(target: &str, id: &str) -> (String, Value) {
@@ -75,6 +78,7 @@ impl TestServer {
             now_ms: NOW_MS,
             requests: Vec::new(),
             lose_next_response: false,
+            fetch_paging_cookies: true,
         }
     }
 
@@ -215,11 +219,32 @@ impl TestServer {
                 .unwrap_or_default();
             (ids, snapshot)
         } else if let Some(xml) = params.get("fetchXml") {
-            let q = match parse_fetchxml(&self.schema, xml) {
+            let mut q = match parse_fetchxml(&self.schema, xml) {
                 Ok(q) => q,
                 Err(e) => return (400, e.to_dataverse_json()),
             };
             let ctx = ctx_at(self.now_ms);
+            if self.fetch_paging_cookies {
+                let page = q.page.unwrap_or(1);
+                q.page_size = Some(q.page_size.unwrap_or(page_size as u32));
+                q.page = Some(page);
+                let r = match execute(&self.schema, &q, &self.source(), &ctx) {
+                    Ok(r) => r,
+                    Err(e) => return (400, e.to_dataverse_json()),
+                };
+                let mut body = json!({"@odata.context": format!("{BASE}$metadata#{path}"), "value": r.entities,
+                    "@Microsoft.Dynamics.CRM.morerecords": r.more_records});
+                if r.more_records {
+                    let inner = format!("<cookie page=\"{page}\"></cookie>");
+                    let enc =
+                        xrm_offline::sync::request::percent_encode(&xrm_offline::sync::request::percent_encode(&inner));
+                    body["@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"] = Value::String(format!(
+                        "<cookie pagenumber=\"{}\" pagingcookie=\"{enc}\" istracking=\"False\" />",
+                        page + 1
+                    ));
+                }
+                return (200, body);
+            }
             match execute(&self.schema, &q, &self.source(), &ctx) {
                 Ok(r) => (r.entities.into_iter().map(Value::Object).collect(), self.version),
                 Err(e) => return (400, e.to_dataverse_json()),
