@@ -42,8 +42,11 @@ export class OnlineWebApi {
     this.setCache = new Map();
   }
 
-  /** Sends one request; resolves with the Response when it is 2xx, rejects with an Xrm error otherwise. */
-  async send(method, path, { body, headers = {}, timeoutMs } = {}) {
+  /**
+   * Sends one request and resolves with the Response whatever its status; rejects only when the request could not
+   * be sent or answered (NetworkUnavailable). The sync engine classifies statuses itself.
+   */
+  async raw(method, path, { body, headers = {}, timeoutMs } = {}) {
     const url = path.startsWith("http") ? path : this.base + path;
     if (this.isCutOff()) {
       // The app's "work offline" switch: behave exactly as a lost network.
@@ -52,14 +55,16 @@ export class OnlineWebApi {
     const token = await this.getAccessToken();
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(), timeoutMs ?? this.timeoutMs);
-    let res;
     try {
-      res = await this.fetchImpl(url, {
+      const res = await this.fetchImpl(url, {
         method,
         headers: { ...JSON_HEADERS, Authorization: `Bearer ${token}`, ...headers },
         body,
         signal: ctl.signal,
       });
+      // Read the body inside the timeout too: a stalled body is as unavailable as a stalled connection.
+      const text = await res.text();
+      return new Response(res.status === 204 || res.status === 304 ? null : text, { status: res.status, statusText: res.statusText, headers: res.headers });
     } catch (cause) {
       const e = xrmError("NetworkUnavailable", `Network or Service Unavailable: ${method} ${url} failed (${cause?.message ?? cause})`, { cause });
       this.onNetworkError(e);
@@ -67,6 +72,11 @@ export class OnlineWebApi {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Sends one request; resolves with the Response when it is 2xx, rejects with an Xrm error otherwise. */
+  async send(method, path, options = {}) {
+    const res = await this.raw(method, path, options);
     if (!res.ok) throw await fromResponse(res);
     return res;
   }

@@ -11,6 +11,7 @@ pub mod profile;
 pub mod query;
 pub mod schema;
 pub mod store;
+pub mod sync;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

@@ -145,7 +145,7 @@ impl App {
                         None => return Response::error(400, "0x80040203", "now must be an RFC 3339 date-time"),
                     }
                 } else if let Some(off) = body.get("offsetMs").and_then(Value::as_i64) {
-                    self.clock.set_now(self.clock.now_ms() - self.clock.offset_ms() + off);
+                    self.clock.set_now(self.clock.now_ms().saturating_sub(self.clock.offset_ms()).saturating_add(off));
                 } else {
                     return Response::error(400, "0x80040203", "send {\"now\": \"<RFC 3339>\"} or {\"offsetMs\": n}");
                 }

@@ -147,7 +147,10 @@ fn unauthorized(message: &str) -> ApiError {
 }
 
 fn resolve_user(name: &str, db: &Db) -> Option<String> {
-    if let Some(u) = users::USERS.iter().find(|u| u.key == name || users::domain_name(u.key) == name) {
+    if let Some(u) = users::USERS
+        .iter()
+        .find(|u| u.key == name || users::domain_name(u.key) == name || users::user_id(u.key) == name)
+    {
         return Some(users::user_id(u.key));
     }
     let lower = name.to_ascii_lowercase();

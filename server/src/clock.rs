@@ -12,12 +12,12 @@ pub struct Clock {
 impl Clock {
     /// Now, in milliseconds since the epoch, as the server sees it.
     pub fn now_ms(&self) -> i64 {
-        real_now_ms() + self.offset_ms.load(Ordering::SeqCst)
+        real_now_ms().saturating_add(self.offset_ms.load(Ordering::SeqCst))
     }
 
     /// Makes the server's now equal `now_ms`.
     pub fn set_now(&self, now_ms: i64) {
-        self.offset_ms.store(now_ms - real_now_ms(), Ordering::SeqCst);
+        self.offset_ms.store(now_ms.saturating_sub(real_now_ms()), Ordering::SeqCst);
     }
 
     /// Back to real time.

@@ -104,7 +104,7 @@ fn create_read_update_delete_with_etags() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["name"], "Crud Co 4");
     assert_eq!(r.header("Preference-Applied"), Some("return=representation"));
-    assert!(r.json()["@odata.context"].as_str().unwrap().contains("accounts(name,accountid)/$entity"));
+    assert!(r.json()["@odata.context"].as_str().unwrap().contains("accounts(name)/$entity"));
 
     let r = call(port, "tech1-token", "DELETE", &format!("accounts({id})"), None, &[]);
     assert_eq!(r.status, 204);
@@ -367,7 +367,10 @@ fn user_depth_sees_only_own_rows() {
         get_prefer(port, "sales1-token", "accounts?$select=name,_ownerid_value", "odata.maxpagesize=5000").json();
     let rows = rows["value"].as_array().unwrap().clone();
     assert!(rows.iter().any(|r| r["accountid"] == mine.as_str()));
-    assert!(rows.iter().all(|r| r["_ownerid_value"] == user_id("sales1").as_str()));
+    let team = xrm_offline_server::seed::users::team_id("north");
+    assert!(rows
+        .iter()
+        .all(|r| r["_ownerid_value"] == user_id("sales1").as_str() || r["_ownerid_value"] == team.as_str()));
 }
 
 #[test]
@@ -467,4 +470,44 @@ fn keep_alive_serves_several_requests_on_one_connection() {
     .unwrap();
     let r = read_response(&mut reader).unwrap();
     assert_eq!(r.status, 204, "{}", r.text());
+}
+
+#[test]
+fn team_owned_rows_are_visible_to_team_members_at_user_depth() {
+    let port = shared();
+    let team = xrm_offline_server::seed::users::team_id("north");
+    let r = call(
+        port,
+        "admin-token",
+        "POST",
+        "accounts",
+        Some(&json!({"name": "Team owned", "ownerid@odata.bind": format!("/teams({team})")})),
+        &[("Prefer", "return=representation")],
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["_ownerid_value"], team.as_str());
+    assert_eq!(j["_owningteam_value"], team.as_str());
+    assert!(j["_owninguser_value"].is_null());
+    assert_eq!(j["_owningbusinessunit_value"], bu_id("north").as_str());
+    let id = j["accountid"].as_str().unwrap();
+    assert_eq!(get(port, "sales1-token", &format!("accounts({id})")).status, 200, "sales1 is in the North team");
+    assert_eq!(get(port, "tech3-token", &format!("accounts({id})")).status, 403);
+}
+
+#[test]
+fn extra_tokens_map_to_users() {
+    let s = xrm_offline_server::start(xrm_offline_server::Config {
+        tokens: vec![("tech2@contoso.example".into(), "s3cret".into()), (user_id("tech4"), "other".into())],
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(get(s.port, "s3cret", "WhoAmI").json()["UserId"], user_id("tech2"));
+    assert_eq!(get(s.port, "other", "WhoAmI").json()["UserId"], user_id("tech4"));
+    s.stop();
+    let bad = xrm_offline_server::start(xrm_offline_server::Config {
+        tokens: vec![("nobody".into(), "x".into())],
+        ..Default::default()
+    });
+    assert!(bad.is_err());
 }

@@ -86,7 +86,11 @@ fn bookings_span_two_weeks_back_to_three_weeks_ahead() {
     let db = s.lock();
     let today = NOW - NOW.rem_euclid(86_400_000);
     let (mut min, mut max) = (i64::MAX, i64::MIN);
-    for b in db.scan("bookableresourcebooking", &Access::All, None, usize::MAX).unwrap() {
+    let tech1_resource = xrm_offline_server::seed::data::seed_id("bookableresource", 0);
+    let bookings = db.scan("bookableresourcebooking", &Access::All, None, usize::MAX).unwrap();
+    let tech1 = bookings.iter().filter(|b| b.data["_resource_value"] == tech1_resource.as_str()).count();
+    assert!((35 * 2..=35 * 7).contains(&tech1), "tech1 has {tech1} bookings over 35 days");
+    for b in bookings {
         let t = xrm_offline_server::clock::parse_rfc3339(b.data["starttime"].as_str().unwrap()).unwrap();
         min = min.min(t);
         max = max.max(t);

@@ -174,6 +174,10 @@ pub fn profile_index_columns(
             Filter::Related(r) => {
                 add(table, &r.to);
                 add(&r.table, &r.from);
+                // Conditions inside a link-entity filter compare columns of the linked table.
+                if let Some(inner) = &r.filter {
+                    conditions(inner, &r.table, add);
+                }
             }
         }
     }
@@ -215,5 +219,7 @@ mod profile_tests {
             assert!(booking.iter().any(|x| x == c), "bookings should index {c}: {booking:?}");
         }
         assert!(cols["msdyn_workorderproduct"].iter().any(|x| x == "msdyn_workorder"));
+        // The booking filter's link-entity compares bookableresource.userid with the user.
+        assert!(cols["bookableresource"].iter().any(|x| x == "userid"), "{:?}", cols["bookableresource"]);
     }
 }

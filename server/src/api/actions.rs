@@ -59,10 +59,18 @@ fn optional_body(req: &Request) -> ApiResult<Value> {
     }
 }
 
+/// A GUID parameter, written as a string or as an entity reference
+/// (`{"@odata.type": "Microsoft.Dynamics.CRM.msdyn_workorder", "msdyn_workorderid": "<guid>"}`).
 fn guid_param(body: &Value, name: &str) -> ApiResult<String> {
-    body.get(name)
-        .and_then(Value::as_str)
-        .and_then(normalize_guid)
+    let v = body.get(name);
+    let text = match v {
+        Some(Value::Object(o)) => {
+            o.iter().find(|(k, _)| k.ends_with("id") && !k.starts_with('@')).and_then(|(_, v)| v.as_str())
+        }
+        Some(other) => other.as_str(),
+        None => None,
+    };
+    text.and_then(normalize_guid)
         .ok_or_else(|| ApiError::bad_request(format!("The action parameter '{name}' is missing or is not a GUID.")))
 }
 

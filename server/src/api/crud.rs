@@ -62,11 +62,9 @@ pub fn select_list(table: &TableDef, select: Option<&str>) -> ApiResult<Option<V
 pub fn context_url(ctx: &Ctx<'_>, table: &TableDef, select: Option<&[String]>, suffix: &str) -> String {
     let cols = match select {
         Some(list) if !list.is_empty() => {
-            let mut keys: Vec<String> =
+            // As Dataverse: the selected columns only (rows carry the primary key, the context does not list it).
+            let keys: Vec<String> =
                 list.iter().map(|n| table.attribute(n).map(|a| a.row_key()).unwrap_or_else(|| n.clone())).collect();
-            if !list.contains(&table.primary_id_attribute) {
-                keys.push(table.primary_id_attribute.clone());
-            }
             format!("({})", keys.join(","))
         }
         _ => String::new(),

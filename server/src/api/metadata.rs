@@ -205,6 +205,18 @@ pub fn handle(ctx: &Ctx<'_>, key: Option<&str>, tail: Option<&str>, req: &Reques
     }
 }
 
+/// `GET /api/data/v9.2/`: the entity sets
+/// (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/web-api-service-documents).
+pub fn service_document(ctx: &Ctx<'_>) -> Response {
+    let value: Vec<Value> = ctx
+        .schema()
+        .tables()
+        .iter()
+        .map(|t| json!({ "name": t.entity_set_name, "kind": "EntitySet", "url": t.entity_set_name }))
+        .collect();
+    Response::json(200, &json!({ "@odata.context": format!("{}$metadata", ctx.base), "value": value }))
+}
+
 fn edm(ty: &str) -> &'static str {
     match ty {
         "Integer" | "Picklist" | "State" | "Status" => "Edm.Int32",

@@ -87,13 +87,38 @@ pub fn handle(app: &App, req: &Request) -> Response {
         Prefer::parse(req.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case("prefer")).map(|(_, v)| v.as_str()));
     let ctx = Ctx { app, user, base, prefer };
     let rest = req.path.strip_prefix(PREFIX).unwrap_or("");
+    // A panic in a handler (a bug, never expected from input) becomes a 500 and leaves no open transaction.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if rest == "$batch" {
+            return match req.method.as_str() {
+                "POST" => batch::handle(&ctx, &mut db, req).unwrap_or_else(|e| e.response()),
+                m => ApiError::method(m).response(),
+            };
+        }
+        run_one(&ctx, &mut db, req)
+    }));
+    let mut r = match outcome {
+        Ok(r) => r,
+        Err(_) => {
+            db.rollback();
+            return ApiError::new(500, "0x80040216", "An unexpected error occurred.").response();
+        }
+    };
     if rest == "$batch" {
-        return match req.method.as_str() {
-            "POST" => batch::handle(&ctx, &mut db, req).unwrap_or_else(|e| e.response()),
-            m => ApiError::method(m).response(),
-        };
+        return r;
     }
-    run_one(&ctx, &mut db, req)
+    if let Some(a) = &ctx.prefer.annotations {
+        let applied = r.header("Preference-Applied").unwrap_or("").to_string();
+        if matches!(r.status, 200 | 201) && !applied.contains("include-annotations") {
+            let joined = if applied.is_empty() {
+                format!("odata.include-annotations=\"{a}\"")
+            } else {
+                format!("{applied},odata.include-annotations=\"{a}\"")
+            };
+            r.set("Preference-Applied", &joined);
+        }
+    }
+    r
 }
 
 /// Runs one request, writes in their own transaction.
@@ -137,6 +162,7 @@ pub fn dispatch(ctx: &Ctx<'_>, db: &mut Db, req: &Request) -> ApiResult<Response
     };
     let m = req.method.as_str();
     match name.as_str() {
+        "" if m == "GET" => return Ok(metadata::service_document(ctx)),
         "WhoAmI" => return if m == "GET" { Ok(whoami::handle(ctx)) } else { Err(ApiError::method(m)) },
         "EntityDefinitions" => {
             return if m == "GET" {

@@ -43,6 +43,7 @@ impl Cookie {
             return Err(bad());
         }
         let page: u32 = attr(token, "pagenumber").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).ok_or_else(bad)?;
+        // Dataverse percent-encodes the inner cookie once inside the token; decoding twice also reads older forms.
         let inner = attr(token, "pagingcookie").map(|c| percent_decode(&percent_decode(c))).unwrap_or_default();
         let guid = |name: &str| attr(&inner, name).map(|g| g.trim_matches(['{', '}']).to_ascii_lowercase());
         Ok(Cookie {
@@ -69,7 +70,7 @@ impl Cookie {
         let mut t = format!(
             "<cookie pagenumber=\"{}\" pagingcookie=\"{}\" istracking=\"{}\"",
             self.page + 1,
-            percent_encode(&percent_encode(&inner)),
+            encode_lower(&inner),
             if self.tracking { "True" } else { "False" }
         );
         if let Some(s) = self.snapshot {
@@ -83,6 +84,34 @@ impl Cookie {
     }
 }
 
+impl Cookie {
+    /// The `@Microsoft.Dynamics.CRM.fetchxmlpagingcookie` annotation for the page after this one: the same cookie
+    /// with the inner one percent-encoded twice, as Dataverse writes it in FetchXML results.
+    pub fn fetch_cookie(&self, primary_id: &str) -> String {
+        let plain = Cookie { snapshot: None, after: None, tracking: false, ..self.clone() }.next_token(primary_id);
+        match (plain.find("pagingcookie=\""), plain.find("\" istracking")) {
+            (Some(a), Some(b)) if b > a + 14 => {
+                let inner = &plain[a + 14..b];
+                format!("{}{}{}", &plain[..a + 14], encode_lower(inner), &plain[b..])
+            }
+            _ => plain,
+        }
+    }
+}
+
+/// Percent-encoding with lower-case hex digits, as in Dataverse's inner paging cookie (`%3ccookie%20page%3d...`).
+fn encode_lower(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02x}"));
+        }
+    }
+    out
+}
+
 /// The request's own query string with `$skiptoken` replaced.
 pub fn next_link(ctx: &Ctx<'_>, req: &Request, set: &str, token: &str) -> String {
     let mut parts: Vec<String> = req
@@ -92,7 +121,8 @@ pub fn next_link(ctx: &Ctx<'_>, req: &Request, set: &str, token: &str) -> String
         .filter(|p| percent_decode(p.split('=').next().unwrap_or("")) != "$skiptoken")
         .map(str::to_string)
         .collect();
-    parts.push(format!("$skiptoken={}", percent_encode(token)));
+    // Dataverse leaves '=' unencoded in the skip token of its links.
+    parts.push(format!("$skiptoken={}", percent_encode(token).replace("%3D", "=")));
     format!("{}{set}?{}", ctx.base, parts.join("&"))
 }
 
@@ -142,5 +172,8 @@ mod tests {
         assert!(Cookie::parse("junk").is_err());
         assert_eq!(parse_delta_token("12!08/22/2017 08:10:44").unwrap(), 12);
         assert!(parse_delta_token("x").is_err());
+        let f = c.fetch_cookie("accountid");
+        assert!(f.starts_with("<cookie pagenumber=\"2\" pagingcookie=\"%253ccookie%2520page%253d%25221%2522"), "{f}");
+        assert_eq!(Cookie::parse(&f).unwrap().last.as_deref(), Some("a-b"));
     }
 }

@@ -106,8 +106,17 @@ pub fn collection(ctx: &Ctx<'_>, db: &mut Db, table: &TableDef, req: &Request) -
             parse_odata(ctx.schema(), &table.logical_name, &options.join("&"))?
         }
     };
-    let page_size = ctx.prefer.max_page_size.unwrap_or(MAX_PAGE).min(MAX_PAGE);
+    let mut page_size = ctx.prefer.max_page_size.unwrap_or(MAX_PAGE).min(MAX_PAGE);
     let mut cookie = cookie.unwrap_or(Cookie { page: 1, ..Default::default() });
+    let mut query = query;
+    if fetch.is_some() {
+        // FetchXML pages as Dataverse does: `count` and `page` attributes (the paging cookie is accepted and the page
+        // number decides), answered with morerecords and a paging cookie instead of a next link.
+        if let Some(count) = query.page_size.take() {
+            page_size = (count as usize).clamp(1, MAX_PAGE);
+        }
+        cookie.page = query.page.take().unwrap_or(1).max(1);
+    }
     if tracking && cookie.snapshot.is_none() {
         cookie.snapshot = Some(db.current_version());
         cookie.tracking = true;
@@ -130,17 +139,27 @@ pub fn collection(ctx: &Ctx<'_>, db: &mut Db, table: &TableDef, req: &Request) -
     };
     let mut body = Map::new();
     body.insert("@odata.context".into(), Value::from(context_url(ctx, table, select.as_deref(), "")));
-    if let Some(n) = page.count {
-        body.insert("@odata.count".into(), Value::from(n.min(MAX_PAGE)));
+    match (page.count, fetch.is_some()) {
+        (Some(n), false) => {
+            body.insert("@odata.count".into(), Value::from(n.min(MAX_PAGE)));
+        }
+        (Some(n), true) => {
+            body.insert("@Microsoft.Dynamics.CRM.totalrecordcount".into(), Value::from(n.min(MAX_PAGE)));
+            body.insert("@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded".into(), Value::from(n > MAX_PAGE));
+        }
+        _ => {}
     }
     let value: Vec<Value> = page.rows.iter().map(|r| Value::Object(shaper.row(table, r, cols.clone()))).collect();
     body.insert("value".into(), Value::Array(value));
-    if page.more {
+    if fetch.is_some() {
+        body.insert("@Microsoft.Dynamics.CRM.morerecords".into(), Value::from(page.more));
+        if page.more {
+            let cookie = page.cookie.fetch_cookie(&table.primary_id_attribute);
+            body.insert("@Microsoft.Dynamics.CRM.fetchxmlpagingcookie".into(), Value::from(cookie));
+        }
+    } else if page.more {
         let token = page.cookie.next_token(&table.primary_id_attribute);
         body.insert("@odata.nextLink".into(), Value::from(paging::next_link(ctx, req, &table.entity_set_name, &token)));
-        if fetch.is_some() && ctx.prefer.any_annotations() {
-            body.insert("@Microsoft.Dynamics.CRM.morerecords".into(), Value::from(true));
-        }
     } else if tracking {
         let version = page.cookie.snapshot.unwrap_or_else(|| db.current_version());
         body.insert(
@@ -310,27 +329,31 @@ fn whole_page(
     mut cookie: Cookie,
 ) -> ApiResult<Page> {
     let (mut src, has_self) = source::related_source(ctx, db, q)?;
-    let own = source::load_table(ctx, db, &table.logical_name)?;
-    let pid = table.primary_id_attribute.clone();
-    let by_id: HashMap<String, Row> =
-        own.iter().filter_map(|r| r.get(&pid).and_then(Value::as_str).map(|id| (id.to_string(), r.clone()))).collect();
     if !has_self {
-        src.extend(&table.logical_name, own);
+        src.extend(&table.logical_name, source::load_table(ctx, db, &table.logical_name)?);
     }
     let result = execute(ctx.schema(), q, &src, &ctx.eval_context())?;
+    drop(src);
+    let pid = table.primary_id_attribute.clone();
     let offset = (cookie.page.saturating_sub(1) as usize).saturating_mul(page_size);
     let total = result.entities.len();
     let more = total > offset.saturating_add(page_size);
-    let rows: Vec<Row> = result
-        .entities
+    let page: Vec<Row> = result.entities.into_iter().skip(offset).take(page_size).collect();
+    // The engine's rows are projected; answer from the stored rows (annotations, etag) plus its extra keys.
+    let ids: Vec<String> =
+        page.iter().filter_map(|e| e.get(&pid).and_then(Value::as_str).map(str::to_string)).collect();
+    let stored: HashMap<String, Row> = db
+        .get_many(&table.logical_name, &ctx.user.read_access(table), &ids)?
+        .iter()
+        .map(|r| (r.id.clone(), with_etag(r)))
+        .collect();
+    let rows: Vec<Row> = page
         .into_iter()
-        .skip(offset)
-        .take(page_size)
         .map(|e| {
             let id = e.get(&pid).and_then(Value::as_str).unwrap_or_default().to_string();
-            match by_id.get(&id) {
-                Some(stored) => {
-                    let mut r = stored.clone();
+            match stored.get(&id) {
+                Some(s) => {
+                    let mut r = s.clone();
                     for (k, v) in e {
                         if !r.contains_key(&k) && table.attribute_by_row_key(&k).is_none() && !k.starts_with('@') {
                             r.insert(k, v);

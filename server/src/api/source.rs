@@ -1,6 +1,8 @@
 //! The bridge to the engine: loads the rows a query plan reads (the queried table's candidates plus every table a
 //! related-row filter, a join or an `$expand` touches) into a `MemorySource`, within the caller's read access.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::Value;
 use xrm_offline::query::plan::{Condition, Filter, Literal, Operator, Query};
 use xrm_offline::query::{execute, parse_odata, MemorySource, Row};
@@ -72,14 +74,75 @@ pub fn related_source(ctx: &Ctx<'_>, db: &Db, q: &Query) -> ApiResult<(MemorySou
     Ok((src, has_self))
 }
 
+/// Tables a plan reads whole: related-row filters and joins, at any `$expand` depth (not the expanded tables).
+fn whole_tables(q: &Query, out: &mut Vec<String>) {
+    let mut shallow =
+        Query { table: q.table.clone(), filter: q.filter.clone(), joins: q.joins.clone(), ..Default::default() };
+    shallow.expands.clear();
+    related_tables(&shallow, out);
+    for e in &q.expands {
+        whole_tables(&e.query, out);
+    }
+}
+
+fn expanded_tables(q: &Query, out: &mut Vec<String>) {
+    for e in &q.expands {
+        out.push(e.query.table.clone());
+        expanded_tables(&e.query, out);
+    }
+}
+
+fn value_text(row: &Row, column: &str) -> Option<String> {
+    row.get(&format!("_{column}_value")).or_else(|| row.get(column)).and_then(Value::as_str).map(str::to_string)
+}
+
+/// Loads the rows the `$expand`s of `expands` need for `rows` (by key, not whole tables), recursively.
+fn add_expanded(
+    ctx: &Ctx<'_>,
+    db: &Db,
+    expands: &[xrm_offline::query::plan::Expand],
+    rows: &[Row],
+    src: &mut MemorySource,
+    loaded: &mut HashMap<String, HashSet<String>>,
+) -> ApiResult<()> {
+    for e in expands {
+        let Some(def) = ctx.schema().table(&e.query.table) else { continue };
+        let access = ctx.user.read_access(def);
+        let keys: Vec<String> =
+            rows.iter().filter_map(|r| value_text(r, &e.to)).collect::<HashSet<_>>().into_iter().collect();
+        if keys.is_empty() {
+            continue;
+        }
+        let found = if e.collection {
+            db.find_in(&def.logical_name, &format!("_{}_value", e.from), &keys, &access)?
+        } else {
+            db.get_many(&def.logical_name, &access, &keys)?
+        };
+        let seen = loaded.entry(def.logical_name.clone()).or_default();
+        let fresh: Vec<Row> = found.iter().filter(|r| seen.insert(r.id.clone())).map(with_etag).collect();
+        let all: Vec<Row> = found.iter().map(with_etag).collect();
+        add_expanded(ctx, db, &e.query.expands, &all, src, loaded)?;
+        src.extend(&def.logical_name, fresh);
+    }
+    Ok(())
+}
+
 /// Runs `q` (select, expand, joins; its filter and order too) over exactly `rows` of `table`.
 pub fn run_over(ctx: &Ctx<'_>, db: &Db, table: &TableDef, mut q: Query, rows: Vec<Row>) -> ApiResult<Vec<Row>> {
     if rows.is_empty() {
         return Ok(rows);
     }
-    let (mut src, has_self) = related_source(ctx, db, &q)?;
-    if has_self {
-        // The table is already loaded whole for a relationship: restrict the result to `rows` by id.
+    let mut whole = Vec::new();
+    whole_tables(&q, &mut whole);
+    let mut expanded = Vec::new();
+    expanded_tables(&q, &mut expanded);
+    let reads_itself = whole.contains(&q.table) || expanded.contains(&q.table);
+    let mut src = MemorySource::new();
+    if reads_itself {
+        // The table is also read through a relationship: load what it needs whole and restrict the result to
+        // `rows` by id.
+        let (full, _) = related_source(ctx, db, &q)?;
+        src = full;
         let ids: Vec<Literal> = rows
             .iter()
             .filter_map(|r| r.get(&table.primary_id_attribute).and_then(Value::as_str))
@@ -95,11 +158,28 @@ pub fn run_over(ctx: &Ctx<'_>, db: &Db, table: &TableDef, mut q: Query, rows: Ve
             Some(f) => Filter::And(vec![f, by_id]),
             None => by_id,
         });
+        if !src_has(&q, &q.table) {
+            src.extend(&table.logical_name, load_table(ctx, db, &table.logical_name)?);
+        }
     } else {
+        let mut loaded: HashMap<String, HashSet<String>> = HashMap::new();
+        for t in &whole {
+            loaded.insert(t.clone(), HashSet::new());
+            src.extend(t, load_table(ctx, db, t)?);
+        }
+        let expands: Vec<_> = q.expands.iter().filter(|e| !whole.contains(&e.query.table)).cloned().collect();
+        add_expanded(ctx, db, &expands, &rows, &mut src, &mut loaded)?;
         src.extend(&table.logical_name, rows);
     }
     let result = execute(ctx.schema(), &q, &src, &ctx.eval_context())?;
     Ok(result.entities)
+}
+
+/// Whether [`related_source`] loads `table` for `q`.
+fn src_has(q: &Query, table: &str) -> bool {
+    let mut t = Vec::new();
+    related_tables(q, &mut t);
+    t.iter().any(|x| x == table)
 }
 
 /// Applies `$select` / `$expand` options to rows already chosen (single retrieve).

@@ -64,8 +64,8 @@ impl Request {
         self.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"))
     }
 
-    /// Reads one request from a buffered stream.
-    pub fn read_from<R: BufRead>(r: &mut R) -> Result<Request, ReadError> {
+    /// Reads a request line and headers.
+    pub fn read_head<R: BufRead>(r: &mut R) -> Result<Request, ReadError> {
         let mut head_len = 0usize;
         let mut line = String::new();
         // Skip blank lines between keep-alive requests (RFC 9112 allows one).
@@ -111,7 +111,24 @@ impl Request {
                 None => return Err(ReadError::Bad(400, format!("malformed header line '{l}'"))),
             }
         }
-        let mut req = Request::new(&method, &target, headers, Vec::new());
+        Ok(Request::new(&method, &target, headers, Vec::new()))
+    }
+
+    /// Whether the client waits for `100 Continue` before sending the body (curl does for large bodies).
+    pub fn expects_continue(&self) -> bool {
+        self.header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+    }
+
+    /// Reads one request: head and body.
+    pub fn read_from<R: BufRead>(r: &mut R) -> Result<Request, ReadError> {
+        let mut req = Request::read_head(r)?;
+        req.read_body(r)?;
+        Ok(req)
+    }
+
+    /// Reads the body announced by the head (Content-Length or chunked).
+    pub fn read_body<R: BufRead>(&mut self, r: &mut R) -> Result<(), ReadError> {
+        let req = self;
         let chunked = req.header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
         if chunked {
             req.body = read_chunked(r)?;
@@ -124,7 +141,7 @@ impl Request {
             r.read_exact(&mut body).map_err(|_| ReadError::Io)?;
             req.body = body;
         }
-        Ok(req)
+        Ok(())
     }
 }
 

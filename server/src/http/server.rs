@@ -1,7 +1,7 @@
 //! A small HTTP/1.1 server on `std::net`: one thread per connection, keep-alive, and the ability to drop a
 //! connection without answering (fault injection needs the TCP connection to really go away).
 
-use std::io::{BufReader, BufWriter};
+use std::io::{BufReader, BufWriter, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -52,7 +52,13 @@ fn connection(stream: TcpStream, handler: Arc<dyn Handler>) {
     let mut writer = BufWriter::new(write_half);
     // Every loop iteration reads one request; a connection ends on close, error, timeout or drop.
     loop {
-        let req = match Request::read_from(&mut reader) {
+        let head = Request::read_head(&mut reader).and_then(|mut req| {
+            if req.expects_continue() {
+                let _ = writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").and_then(|_| writer.flush());
+            }
+            req.read_body(&mut reader).map(|_| req)
+        });
+        let req = match head {
             Ok(r) => r,
             Err(ReadError::Closed) | Err(ReadError::Io) => return,
             Err(ReadError::Bad(status, msg)) => {

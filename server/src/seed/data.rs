@@ -299,9 +299,11 @@ pub fn generate(scale: u32, today_ms: i64, schema: &Schema) -> Vec<SeedRow> {
         let acct = rng.below(account_count);
         let bu = account_bu[acct];
         let pool: Vec<usize> = techs.iter().enumerate().filter(|(_, t)| t.1 == bu).map(|(k, _)| k).collect();
-        // Seeded technicians get about a third of the bookings of their business unit.
+        // Each seeded technician gets about four bookings a day at any scale; the extra technicians take the rest.
         let seeded: Vec<usize> = pool.iter().copied().filter(|k| *k < 4).collect();
-        let tech = if rng.below(3) == 0 { *rng.pick(&seeded) } else { *rng.pick(&pool) };
+        let extra: Vec<usize> = pool.iter().copied().filter(|k| *k >= 4).collect();
+        let per_mille = (280_000 / (600 * n)).min(1000);
+        let tech = if extra.is_empty() || rng.below(1000) < per_mille { *rng.pick(&seeded) } else { *rng.pick(&extra) };
         let owner = techs[tech].0.clone();
         let day = rng.below(35) as i64 - 14;
         let start = today_ms + day * DAY + (8 + rng.below(8) as i64) * HOUR + (rng.below(4) as i64) * 15 * 60_000;

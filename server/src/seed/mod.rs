@@ -105,6 +105,7 @@ pub fn seed(store: &Store, schema: &Schema, scale: u32, now_ms: i64) -> Result<S
         }
         by_table.entry(r.table).or_default().push((r.id, d, owner, bu));
     }
+    db.fast_writes(true)?;
     db.begin()?;
     let mut report = SeedReport { tables: Vec::new(), total: 0, written: true };
     for t in order {
@@ -124,5 +125,6 @@ pub fn seed(store: &Store, schema: &Schema, scale: u32, now_ms: i64) -> Result<S
         db.rollback();
         return Err(e);
     }
+    db.fast_writes(false)?;
     Ok(report)
 }

@@ -144,6 +144,10 @@ fn parse_data(text: &str) -> Map<String, Value> {
 impl Db {
     /// Starts a transaction (one per write request, one per `$batch` change set).
     pub fn begin(&mut self) -> DbResult<()> {
+        if !self.conn.is_autocommit() {
+            // A transaction left open by a failed request: never let it swallow the next one.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
         self.conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
         self.saved_version = Some(self.version);
         Ok(())
@@ -164,7 +168,9 @@ impl Db {
 
     /// Rolls the transaction back, version counter included.
     pub fn rollback(&mut self) {
-        let _ = self.conn.execute_batch("ROLLBACK");
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
         if let Some(v) = self.saved_version.take() {
             self.version = v;
         }
@@ -360,6 +366,24 @@ impl Db {
         )
     }
 
+    /// Rows whose JSON field `field` is one of `values` (collection-valued `$expand`), visible under `access`.
+    pub fn find_in(&self, tbl: &str, field: &str, values: &[String], access: &Access) -> DbResult<Vec<StoredRow>> {
+        let path = format!("$.\"{}\"", field.replace('"', ""));
+        let mut out = Vec::new();
+        for chunk in values.chunks(500) {
+            let (acc, acc_args) = access.sql();
+            let mut args = vec![Value::from(tbl), Value::from(path.clone())];
+            args.extend(chunk.iter().cloned().map(Value::from));
+            args.extend(acc_args.into_iter().map(Value::from));
+            let sql = format!(
+                "SELECT id, data, version, owner, bu FROM rows WHERE tbl = ? AND json_extract(data, ?) IN ({}){acc} ORDER BY id",
+                placeholders(chunk.len())
+            );
+            out.extend(self.collect(&sql, args)?);
+        }
+        Ok(out)
+    }
+
     /// Row counts per table.
     pub fn counts(&self) -> DbResult<Vec<(String, i64)>> {
         let mut stmt = self.conn.prepare("SELECT tbl, count(*) FROM rows GROUP BY tbl ORDER BY tbl").map_err(err)?;
@@ -386,6 +410,12 @@ impl Db {
             )
             .map(|_| ())
             .map_err(err)
+    }
+
+    /// Trades durability for speed while seeding (a failed seed is rolled back and re-run anyway).
+    pub fn fast_writes(&self, on: bool) -> DbResult<()> {
+        let sql = if on { "PRAGMA synchronous=OFF; PRAGMA cache_size=-131072;" } else { "PRAGMA synchronous=NORMAL;" };
+        self.conn.execute_batch(sql).map_err(err)
     }
 
     /// Writes many rows in the current transaction with one prepared statement (seeding).

@@ -197,46 +197,20 @@ impl OfflineStore {
         inner.require_offline(&table)?;
         let key = normalize_id(&id)?;
         let record = from_js("record", record)?;
-        let store = table_store(&table);
-        let failure: Rc<std::cell::RefCell<Option<JsValue>>> = Rc::default();
-        let (inner2, table2, store2, key2, failure2) =
-            (inner.clone(), table.clone(), store.clone(), key.clone(), failure.clone());
-        let modify = Closure::<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>::new(move |existing: JsValue| {
-            let run = || -> Result<JsValue, JsValue> {
-                if existing.is_undefined() {
-                    return Err(not_found(&table2, &key2));
-                }
-                let existing = match from_js("stored row", existing)? {
-                    Value::Object(o) => o,
-                    _ => return Err(bad_argument("stored row", "not an object")),
-                };
-                let tables = inner2.tables.clone();
-                let w = prepare_update(&inner2.schema, &table2, &existing, &record, &|t| tables.contains(t))
-                    .map_err(js_err)?;
-                let ops = Array::new();
-                if !w.changes.is_empty() {
-                    ops.push(&op("put", &store2, &convert::to_js(&w.row)?));
-                    let entry = outbox_entry(&table2, &w.id, "update", &w.changes, existing.get("@odata.etag"))?;
-                    ops.push(&op("add", OUTBOX, &entry));
-                }
-                Ok(object(&[("ops", ops.into()), ("result", JsValue::NULL)]))
-            };
-            run().inspect_err(|e| {
-                *failure2.borrow_mut() = Some(e.clone());
-            })
-        });
-        let result = idb::read_modify_write(
-            &inner.db,
-            stores(&[&store, OUTBOX]),
-            &store,
-            &JsValue::from_str(&key),
-            modify.as_ref().unchecked_ref(),
-        )
-        .await;
-        drop(modify);
-        if let Err(e) = result {
-            return Err(failure.borrow_mut().take().unwrap_or_else(|| idb_err("updateRecord", e)));
-        }
+        let (inner2, table2) = (inner.clone(), table.clone());
+        modify_row(&inner, &table, &key, "updateRecord", move |existing| {
+            let tables = &inner2.tables;
+            let w =
+                prepare_update(&inner2.schema, &table2, &existing, &record, &|t| tables.contains(t)).map_err(js_err)?;
+            let ops = Array::new();
+            if !w.changes.is_empty() {
+                ops.push(&op("put", &table_store(&table2), &convert::to_js(&w.row)?));
+                let entry = outbox_entry(&table2, &w.id, "update", &w.changes, existing.get("@odata.etag"))?;
+                ops.push(&op("add", OUTBOX, &entry));
+            }
+            Ok(ops)
+        })
+        .await?;
         Ok(record_ref(&table, &key))
     }
 
@@ -246,36 +220,14 @@ impl OfflineStore {
         let inner = self.inner.clone();
         inner.require_offline(&table)?;
         let key = normalize_id(&id)?;
-        let store = table_store(&table);
-        let failure: Rc<std::cell::RefCell<Option<JsValue>>> = Rc::default();
-        let (table2, store2, key2, failure2) = (table.clone(), store.clone(), key.clone(), failure.clone());
-        let modify = Closure::<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>::new(move |existing: JsValue| {
-            let run = || -> Result<JsValue, JsValue> {
-                if existing.is_undefined() {
-                    return Err(not_found(&table2, &key2));
-                }
-                let etag = js_sys::Reflect::get(&existing, &"@odata.etag".into()).ok().and_then(|v| v.as_string());
-                let entry = outbox_entry(&table2, &key2, "delete", &Row::new(), etag.map(Value::String).as_ref())?;
-                let ops: Array =
-                    [op("delete", &store2, &JsValue::from_str(&key2)), op("add", OUTBOX, &entry)].into_iter().collect();
-                Ok(object(&[("ops", ops.into()), ("result", JsValue::NULL)]))
-            };
-            run().inspect_err(|e| {
-                *failure2.borrow_mut() = Some(e.clone());
-            })
-        });
-        let result = idb::read_modify_write(
-            &inner.db,
-            stores(&[&store, OUTBOX]),
-            &store,
-            &JsValue::from_str(&key),
-            modify.as_ref().unchecked_ref(),
-        )
-        .await;
-        drop(modify);
-        if let Err(e) = result {
-            return Err(failure.borrow_mut().take().unwrap_or_else(|| idb_err("deleteRecord", e)));
-        }
+        let (table2, key2) = (table.clone(), key.clone());
+        modify_row(&inner, &table, &key, "deleteRecord", move |existing| {
+            let entry = outbox_entry(&table2, &key2, "delete", &Row::new(), existing.get("@odata.etag"))?;
+            Ok([op("delete", &table_store(&table2), &JsValue::from_str(&key2)), op("add", OUTBOX, &entry)]
+                .into_iter()
+                .collect())
+        })
+        .await?;
         Ok(record_ref(&table, &key))
     }
 
@@ -386,6 +338,46 @@ impl OfflineStore {
         idb::delete_database(&name).await.map_err(|e| idb_err("deleteDatabase", e))?;
         Ok(())
     }
+}
+
+/// Reads row `key` of `table` and applies the ops `decide(existing row)` returns in the SAME readwrite transaction
+/// over the table and the outbox, so the check and the write can't interleave with another writer. `decide` runs
+/// inside the transaction, synchronously. A missing row is "Record Not Found"; an error from `decide` aborts the
+/// transaction and is returned as it is.
+async fn modify_row(
+    inner: &Inner,
+    table: &str,
+    key: &str,
+    what: &str,
+    mut decide: impl FnMut(Row) -> Result<Array, JsValue> + 'static,
+) -> Result<(), JsValue> {
+    let store = table_store(table);
+    let failure: Rc<std::cell::RefCell<Option<JsValue>>> = Rc::default();
+    let (table2, key2, failure2) = (table.to_string(), key.to_string(), failure.clone());
+    let modify = Closure::<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>::new(move |existing: JsValue| {
+        let mut run = |existing: JsValue| -> Result<JsValue, JsValue> {
+            if existing.is_undefined() {
+                return Err(not_found(&table2, &key2));
+            }
+            let Value::Object(row) = from_js("stored row", existing)? else {
+                return Err(bad_argument("stored row", "not an object"));
+            };
+            let ops = decide(row)?;
+            Ok(object(&[("ops", ops.into()), ("result", JsValue::NULL)]))
+        };
+        run(existing).inspect_err(|e| *failure2.borrow_mut() = Some(e.clone()))
+    });
+    let result = idb::read_modify_write(
+        &inner.db,
+        stores(&[&store, OUTBOX]),
+        &store,
+        &JsValue::from_str(key),
+        modify.as_ref().unchecked_ref(),
+    )
+    .await;
+    drop(modify);
+    // A failure raised by `decide` (typed) wins over the transaction's abort error it caused.
+    result.map(|_| ()).map_err(|e| failure.borrow_mut().take().unwrap_or_else(|| idb_err(what, e)))
 }
 
 fn normalize_id(id: &str) -> Result<String, JsValue> {
