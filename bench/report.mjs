@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 
 const file = process.argv[2] ?? new URL("./results/latest.json", import.meta.url);
 const o = JSON.parse(readFileSync(file, "utf8"));
-const fmt = (x, unit) => (unit === "rows/s" ? Math.round(x).toLocaleString("en") : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const fmt = (x, unit) => (unit === "rows/s" || x >= 1000 ? Math.round(x).toLocaleString("en") : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const cell = (s, unit) => `${fmt(s.median, unit)} (${fmt(s.min, unit)}–${fmt(s.max, unit)})`;
 
 const variants = o.method.variants;

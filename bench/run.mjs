@@ -306,7 +306,7 @@ function summaryOf(figure, r) {
 }
 
 function printTable(o) {
-  const fmt = (x, unit) => (unit === "rows/s" ? Math.round(x).toLocaleString("en") : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+  const fmt = (x, unit) => (unit === "rows/s" || x >= 1000 ? Math.round(x).toLocaleString("en") : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
   const cell = (s, unit) => `${fmt(s.median, unit)} [${fmt(s.min, unit)}-${fmt(s.max, unit)}]`;
   const rows = [];
   for (const f of o.figures) {
