@@ -4,6 +4,7 @@ import { OfflineStore, loadProfile } from "./xrm_offline.js";
 import { peekMeta } from "./idb.js";
 import { OnlineWebApi } from "./online.js";
 import { xrmError } from "./errors.js";
+import { Sync } from "./sync.js";
 
 const SESSION_KEY = (url) => `xrm-offline:session:${url.toLowerCase()}`;
 const FORMAT = 1;
@@ -116,14 +117,23 @@ export class XrmOfflineClient {
     this.online.isCutOff = () => this.network.cutOff;
 
     const store = this.store;
+    // A write made on the device while the server is reachable uploads at once (debounced to batch bursts).
+    const written = (result) => {
+      if (client.network.available() && client.sync) {
+        clearTimeout(client.uploadTimer);
+        client.uploadTimer = setTimeout(() => client.sync.upload().catch(() => {}), 50);
+      }
+      client.sync?.emit("state", client.stateName());
+      return result;
+    };
     /** Xrm.WebApi.offline: answered from IndexedDB. */
     this.offlineApi = {
-      createRecord: (entityLogicalName, data) => store.createRecord(entityLogicalName, data),
+      createRecord: (entityLogicalName, data) => store.createRecord(entityLogicalName, data).then(written),
       retrieveRecord: (entityLogicalName, id, options) => store.retrieveRecord(entityLogicalName, String(id), options ?? undefined),
       retrieveMultipleRecords: (entityLogicalName, options, maxPageSize) =>
         store.retrieveMultipleRecords(entityLogicalName, options ?? undefined, maxPageSize ?? undefined),
-      updateRecord: (entityLogicalName, id, data) => store.updateRecord(entityLogicalName, String(id), data),
-      deleteRecord: (entityLogicalName, id) => store.deleteRecord(entityLogicalName, String(id)),
+      updateRecord: (entityLogicalName, id, data) => store.updateRecord(entityLogicalName, String(id), data).then(written),
+      deleteRecord: (entityLogicalName, id) => store.deleteRecord(entityLogicalName, String(id)).then(written),
       isAvailableOffline: (entityLogicalName) => store.isAvailableOffline(entityLogicalName),
     };
 
@@ -198,6 +208,18 @@ export class XrmOfflineClient {
     return this.offlineReady || !this.network.available();
   }
 
+  /**
+   * The sync state as the Microsoft client's icon shows it: "syncing", "not connected", "error", "pending upload"
+   * or "connected". `status` (from sync.status()) adds the error and pending-upload counts.
+   */
+  stateName(status) {
+    if (this.sync?.running) return "syncing";
+    if (!this.network.available()) return "not connected";
+    if (status?.errors > 0) return "error";
+    if (status?.pendingUploads > 0) return "pending upload";
+    return "connected";
+  }
+
   /** Defines `globalThis.Xrm = { WebApi, Utility }` so scripts written against Xrm run unchanged. */
   installGlobal() {
     globalThis.Xrm = { ...(globalThis.Xrm ?? {}), WebApi: this.WebApi, Utility: this.Utility };
@@ -212,6 +234,8 @@ export class XrmOfflineClient {
 
   /** Closes the local database (the data stays on the device). */
   close() {
+    clearTimeout(this.uploadTimer);
+    this.sync?.close();
     if (this.onBrowserNetwork) {
       globalThis.removeEventListener("online", this.onBrowserNetwork);
       globalThis.removeEventListener("offline", this.onBrowserNetwork);
@@ -290,5 +314,6 @@ export async function open(options) {
   const offlineReady = (await store.getMeta("firstSyncComplete")) === true;
   const client = new XrmOfflineClient({ options, online, store, session, profile: info, offlineReady });
   if (!who) client.network.set(false);
+  client.sync = new Sync(client, options);
   return client;
 }

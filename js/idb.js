@@ -233,3 +233,8 @@ export function peekMeta(name, key) {
     };
   });
 }
+
+/** Resolves after `ms` milliseconds (the sync engine's retry waits). */
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -154,8 +154,110 @@ export interface PcfWebApi {
   retrieveRecord(entityType: string, id: string, options?: string): Promise<Entity>;
 }
 
-/** How offline changes that meet a newer server row are settled (see docs/SYNC.md). */
-export type ConflictPolicy = "clientWins" | "serverWins";
+/** The pending change a conflict resolver receives (columns in the stored shape: lookups as `_x_value`). */
+export interface PendingChange {
+  table: string;
+  id: string;
+  action: "create" | "update" | "delete";
+  changes: Entity;
+  etag?: string | null;
+  seqs: number[];
+}
+
+/**
+ * How offline changes that meet a newer server row are settled (docs/SYNC.md): "clientWins" (default, as Power
+ * Apps), "serverWins" (revert and record a sync error), or a resolver that returns the columns to keep (null: the
+ * server row stays, or a delete goes on).
+ */
+export type ConflictPolicy =
+  | "clientWins"
+  | "serverWins"
+  | ((local: PendingChange, serverRow: Entity) => Entity | null | Promise<Entity | null>);
+
+/** A `syncerror`-shaped record (docs/SYNC.md). */
+export interface SyncErrorRecord {
+  syncerrorid: string;
+  name: string;
+  action: string;
+  requestdata: string;
+  errorcode: string;
+  errormessage: string;
+  errordetail?: string;
+  /** 0 conflict, 1 record not found, 2 record already exists, 3 other. */
+  errortype: 0 | 1 | 2 | 3;
+  errortime: string;
+  regardingobjectid: { table: string; id: string };
+  /** 0 active, 1 resolved. */
+  statecode: 0 | 1;
+}
+
+/** What one sync pass did. */
+export interface SyncReport {
+  firstSyncComplete: boolean;
+  uploaded: number;
+  rejected: number;
+  conflicts: number;
+  downloaded: number;
+  deleted: number;
+  evicted: number;
+  requests: number;
+  bytes: number;
+  /** Set when the pass stopped on a transient failure; the schedule retries with backoff. */
+  retryAfterMs?: number;
+  stopped?: string;
+}
+
+/** The overall sync state, as the Microsoft client's status icon shows it. */
+export type SyncState = "connected" | "not connected" | "syncing" | "pending upload" | "error";
+
+/** `sync.status()`. */
+export interface SyncStatus {
+  tables: { table: string; rows: number; lastSync: number | null; firstSyncDone: boolean; intervalMinutes: number; pendingUploads: number }[];
+  pendingUploads: number;
+  errors: number;
+  firstSyncComplete: boolean;
+  state: SyncState;
+  syncing: boolean;
+  networkAvailable: boolean;
+  /** Whether this tab schedules the passes (one tab per database holds the Web Lock). */
+  leader: boolean;
+}
+
+/** A progress event: `{phase: "download" | "delta" | "upload" | "done", table?, tablesDone?, tablesTotal?, rows?, bytes?}`. */
+export interface SyncProgress {
+  phase: "download" | "delta" | "upload" | "done";
+  table?: string;
+  tablesDone?: number;
+  tablesTotal?: number;
+  rows?: number;
+  bytes?: number;
+  done?: number;
+  total?: number;
+  report?: SyncReport;
+}
+
+/** `client.sync`. */
+export interface SyncApi {
+  /** Runs one pass now: upload the outbox, finish the first sync, then the delta sync and eviction. */
+  now(): Promise<SyncReport>;
+  /** Uploads the outbox only. */
+  upload(): Promise<SyncReport | null>;
+  status(): Promise<SyncStatus>;
+  /** The active sync errors, oldest first. */
+  errors(): Promise<SyncErrorRecord[]>;
+  /** Re-applies and re-queues the change of a sync error. */
+  retry(syncerrorid: string): Promise<void>;
+  /** Resolves a sync error without retrying it. */
+  discard(syncerrorid: string): Promise<void>;
+  on(event: "progress", fn: (e: SyncProgress) => void): () => void;
+  on(event: "complete", fn: (r: SyncReport) => void): () => void;
+  on(event: "error", fn: (e: XrmOfflineError) => void): () => void;
+  on(event: "change", fn: (e: { type: "changed"; firstSyncComplete?: boolean }) => void): () => void;
+  on(event: "state", fn: (s: SyncState) => void): () => void;
+  on(event: "leader", fn: (leader: boolean) => void): () => void;
+  /** Whether this tab schedules the passes. */
+  readonly isLeader: boolean;
+}
 
 /** Options of `XrmOffline.open`. */
 export interface OpenOptions {
@@ -168,8 +270,11 @@ export interface OpenOptions {
   getAccessToken: () => string | Promise<string>;
   /** Conflict policy (default "clientWins", as Power Apps). */
   conflictPolicy?: ConflictPolicy;
-  /** Sync automatically (default true). */
+  /** Sync automatically (default true): first sync at once, then on each table's interval, on reconnect, and an
+   * upload right after each write made while connected. */
   autoSync?: boolean;
+  /** Rows per page of sync downloads (default 1000). */
+  syncPageSize?: number;
   /** The user to open offline when the device has never reached the server in this browser profile. */
   userId?: string;
   /** The user's team ids, for eq-userteams / eq-useroruserteams. */
@@ -199,6 +304,10 @@ export interface XrmOfflineClient {
   setNetworkCutOff(cut: boolean): Promise<void>;
   /** Offline mode: first sync done, or no network. */
   isOfflineMode(): boolean;
+  /** The sync state: "connected", "not connected", "syncing", "pending upload" or "error". */
+  stateName(status?: SyncStatus): SyncState;
+  /** Sync: now(), status(), errors(), retry(id), discard(id), events. */
+  sync: SyncApi;
   /** Closes the local database; the data stays. */
   close(): void;
   /** Deletes this user's database and remembered session from the device. */

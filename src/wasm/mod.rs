@@ -14,6 +14,8 @@ mod engine;
 mod error;
 mod profile;
 mod store;
+mod sync;
 
 pub use engine::Engine;
 pub use store::OfflineStore;
+pub use sync::SyncEngine;

@@ -38,7 +38,7 @@ async function session(token = "tech1-token") {
     inPage(
       page,
       async (mod, { open, fn, arg }) => {
-        globalThis.__client ??= await mod.XrmOffline.open({ serverUrl: open.serverUrl, getAccessToken: () => open.token });
+        globalThis.__client ??= await mod.XrmOffline.open({ serverUrl: open.serverUrl, getAccessToken: () => open.token, autoSync: false });
         // eslint-disable-next-line no-new-func
         return new Function("client", "mod", "arg", `return (${fn})(client, mod, arg);`)(globalThis.__client, mod, arg);
       },
@@ -336,7 +336,7 @@ test("without a network, open uses what the device remembers; sign-out removes t
   const reopened = await inPage(
     s.page,
     async (mod, { url, id }) => {
-      const client = await mod.XrmOffline.open({ serverUrl: url, getAccessToken: () => "tech1-token" });
+      const client = await mod.XrmOffline.open({ serverUrl: url, getAccessToken: () => "tech1-token", autoSync: false });
       const row = await client.WebApi.retrieveRecord("account", id, "?$select=name");
       const state = client.Utility.getGlobalContext().client.getClientState();
       // Everything the package stored: every IndexedDB store, and localStorage.

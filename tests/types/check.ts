@@ -2,7 +2,7 @@
 // Microsoft types that PCF and web-resource developers already use.
 /// <reference types="xrm" />
 /// <reference types="powerapps-component-framework" />
-import { XrmOffline, createEngine, lintProfile, type XrmOfflineError } from "xrm-offline";
+import { XrmOffline, createEngine, lintProfile, type SyncErrorRecord, type SyncReport, type SyncStatus, type XrmOfflineError } from "xrm-offline";
 
 async function main(): Promise<void> {
   const client = await XrmOffline.open({
@@ -44,6 +44,20 @@ async function main(): Promise<void> {
   // @ts-expect-error isAvailableOffline is synchronous, as in Xrm
   await client.WebApi.offline.isAvailableOffline("account").then(() => 0);
   void wrong;
+
+  // Sync: reports, status, errors, and a resolver as the conflict policy.
+  const pass: SyncReport = await client.sync.now();
+  const status: SyncStatus = await client.sync.status();
+  const errors: SyncErrorRecord[] = await client.sync.errors();
+  if (errors[0]) await client.sync.retry(errors[0].syncerrorid);
+  const off = client.sync.on("progress", (e) => void e.tablesDone);
+  off();
+  await XrmOffline.open({
+    serverUrl: "https://org.crm.dynamics.com",
+    getAccessToken: () => "t",
+    conflictPolicy: async (local, server) => ({ ...server, ...local.changes }),
+  });
+  void [pass.downloaded, status.state];
 
   const engine = await createEngine();
   const tables: string[] = engine.tables();

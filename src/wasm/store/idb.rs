@@ -58,6 +58,10 @@ extern "C" {
     #[wasm_bindgen(js_name = randomId)]
     pub fn random_id() -> String;
 
+    /// Resolves after `ms` milliseconds.
+    #[wasm_bindgen]
+    pub async fn sleep(ms: f64);
+
     /// Closes a database connection.
     #[wasm_bindgen(js_name = closeDatabase)]
     pub fn close_database(db: &JsValue);

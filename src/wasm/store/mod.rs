@@ -4,7 +4,7 @@
 //! `readModifyWrite`), so a page killed at any moment leaves either both or neither. Reads go through the engine:
 //! the query is parsed into a plan, candidate rows are read from IndexedDB and the evaluator decides.
 
-mod idb;
+pub(crate) mod idb;
 mod query;
 
 use std::collections::BTreeSet;
@@ -53,15 +53,15 @@ pub(crate) struct Inner {
 /// The offline data store of one (organisation, user, profile).
 #[wasm_bindgen]
 pub struct OfflineStore {
-    inner: Rc<Inner>,
+    pub(crate) inner: Rc<Inner>,
 }
 
-fn js_err(e: Error) -> JsValue {
+pub(crate) fn js_err(e: Error) -> JsValue {
     err_js(&e)
 }
 
 /// Maps an IndexedDB failure to a typed error; a `ConstraintError` on add is a duplicate id.
-fn idb_err(what: &str, e: JsValue) -> JsValue {
+pub(crate) fn idb_err(what: &str, e: JsValue) -> JsValue {
     let name = js_sys::Reflect::get(&e, &"name".into()).ok().and_then(|n| n.as_string()).unwrap_or_default();
     let msg = js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|n| n.as_string()).unwrap_or_default();
     if name == "ConstraintError" {
@@ -107,11 +107,11 @@ fn outbox_entry(table: &str, id: &str, action: &str, changes: &Row, etag: Option
     convert::to_js(&e)
 }
 
-fn op(kind: &str, store: &str, value: &JsValue) -> JsValue {
+pub(crate) fn op(kind: &str, store: &str, value: &JsValue) -> JsValue {
     object(&[("store", JsValue::from_str(store)), (kind, value.clone())])
 }
 
-fn stores(names: &[&str]) -> Array {
+pub(crate) fn stores(names: &[&str]) -> Array {
     names.iter().map(|n| JsValue::from_str(n)).collect()
 }
 
@@ -351,16 +351,37 @@ async fn modify_row(
     what: &str,
     mut decide: impl FnMut(Row) -> Result<Array, JsValue> + 'static,
 ) -> Result<(), JsValue> {
+    let (table2, key2) = (table.to_string(), key.to_string());
+    let store = table_store(table);
+    modify_row_in(inner, &[&store, OUTBOX], table, key, what, move |existing| match existing {
+        Some(row) => decide(row),
+        None => Err(not_found(&table2, &key2)),
+    })
+    .await
+}
+
+/// As [`modify_row`] over the stores `names` (which must include the table's), with `decide` told whether the row
+/// exists (`None` when it does not). Used by the sync engine too (etags after an upload, reverts).
+pub(crate) async fn modify_row_in(
+    inner: &Inner,
+    names: &[&str],
+    table: &str,
+    key: &str,
+    what: &str,
+    mut decide: impl FnMut(Option<Row>) -> Result<Array, JsValue> + 'static,
+) -> Result<(), JsValue> {
     let store = table_store(table);
     let failure: Rc<std::cell::RefCell<Option<JsValue>>> = Rc::default();
-    let (table2, key2, failure2) = (table.to_string(), key.to_string(), failure.clone());
+    let failure2 = failure.clone();
     let modify = Closure::<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>::new(move |existing: JsValue| {
         let mut run = |existing: JsValue| -> Result<JsValue, JsValue> {
-            if existing.is_undefined() {
-                return Err(not_found(&table2, &key2));
-            }
-            let Value::Object(row) = from_js("stored row", existing)? else {
-                return Err(bad_argument("stored row", "not an object"));
+            let row = if existing.is_undefined() {
+                None
+            } else {
+                let Value::Object(row) = from_js("stored row", existing)? else {
+                    return Err(bad_argument("stored row", "not an object"));
+                };
+                Some(row)
             };
             let ops = decide(row)?;
             Ok(object(&[("ops", ops.into()), ("result", JsValue::NULL)]))
@@ -369,7 +390,7 @@ async fn modify_row(
     });
     let result = idb::read_modify_write(
         &inner.db,
-        stores(&[&store, OUTBOX]),
+        stores(names),
         &store,
         &JsValue::from_str(key),
         modify.as_ref().unchecked_ref(),
@@ -389,7 +410,7 @@ pub(crate) fn not_found(table: &str, id: &str) -> JsValue {
 }
 
 /// The user's context with the device clock and time zone read now.
-fn context(inner: &Inner) -> EvalContext {
+pub(crate) fn context(inner: &Inner) -> EvalContext {
     let now = js_sys::Date::new_0();
     EvalContext {
         now_ms: now.get_time() as i64,

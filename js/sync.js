@@ -1,0 +1,186 @@
+// client.sync: when and where sync passes run. The passes themselves (upload, first sync, delta, eviction) are the
+// Rust SyncEngine; this file owns timers, retries with backoff, the network state, Web Locks (one pass at a time
+// across tabs, one tab scheduling) and BroadcastChannel (other tabs hear about changes).
+import { SyncEngine } from "./xrm_offline.js";
+import { xrmError } from "./errors.js";
+
+const MIN_RETRY_MS = 1000;
+
+export class Sync {
+  constructor(client, options) {
+    this.client = client;
+    this.listeners = new Map();
+    this.running = false;
+    this.attempt = 0;
+    this.timer = null;
+    this.isLeader = false;
+    this.closed = false;
+    const policy = options.conflictPolicy ?? "clientWins";
+    const resolver = typeof policy === "function" ? policy : undefined;
+    const online = client.online;
+    const transport = async (req) => {
+      const headers = Object.fromEntries(req.headers);
+      const res = await online.raw(req.method, req.url, { headers, body: req.body });
+      return { status: res.status, headers: [...res.headers.entries()], body: await res.text() };
+    };
+    this.engine = new SyncEngine(
+      client.store,
+      client.profile.profile,
+      transport,
+      { conflictPolicy: resolver ? "resolver" : policy, pageSize: options.syncPageSize },
+      resolver,
+      (event) => this.emit("progress", event),
+    );
+    const name = client.store.name;
+    this.lockName = `xrm-offline:pass:${name}`;
+    this.leaderName = `xrm-offline:leader:${name}`;
+    this.channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(`xrm-offline:${name}`) : null;
+    if (this.channel) {
+      this.channel.onmessage = (m) => {
+        if (m.data?.type === "changed") {
+          this.client.offlineReady ||= !!m.data.firstSyncComplete;
+          this.emit("change", m.data);
+        }
+      };
+    }
+    client.network.listeners.add((available) => {
+      if (available && this.isLeader) this.schedule(0);
+      this.emit("state", this.client.stateName());
+    });
+    if (options.autoSync !== false) this.elect();
+  }
+
+  /** `on("progress" | "complete" | "error" | "change" | "state", fn)`; returns a function that removes it. */
+  on(event, fn) {
+    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
+    this.listeners.get(event).add(fn);
+    return () => this.listeners.get(event)?.delete(fn);
+  }
+
+  emit(event, value) {
+    for (const fn of this.listeners.get(event) ?? []) {
+      try {
+        fn(value);
+      } catch (e) {
+        // A listener's failure is the listener's; report it without stopping sync.
+        queueMicrotask(() => {
+          throw e;
+        });
+      }
+    }
+  }
+
+  /** Becomes the tab that schedules passes (Web Locks hand the role over when the leader tab closes). */
+  elect() {
+    const locks = globalThis.navigator?.locks;
+    if (!locks) {
+      this.isLeader = true;
+      this.schedule(0);
+      return;
+    }
+    locks.request(this.leaderName, () => {
+      if (this.closed) return undefined;
+      this.isLeader = true;
+      this.emit("leader", true);
+      this.schedule(0);
+      return new Promise((release) => {
+        this.releaseLeader = release;
+      });
+    });
+  }
+
+  schedule(ms) {
+    if (this.closed) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.now().catch(() => {
+        // Reported through the "error" event and the status; the schedule goes on.
+      });
+    }, ms);
+  }
+
+  /** Runs one sync pass now (upload, first sync, delta, eviction). Resolves with the pass report. */
+  async now() {
+    if (!this.client.network.available() && !(await this.client.network.check())) {
+      const e = xrmError("NetworkUnavailable", "Network or Service Unavailable: sync runs when the server can be reached");
+      this.emit("error", e);
+      if (this.isLeader) this.schedule(this.retryDelay(undefined));
+      throw e;
+    }
+    return this.exclusive(async () => {
+      this.running = true;
+      this.emit("state", this.client.stateName());
+      try {
+        const report = await this.engine.run();
+        if (report.firstSyncComplete && !this.client.offlineReady) this.client.offlineReady = true;
+        this.channel?.postMessage({ type: "changed", firstSyncComplete: report.firstSyncComplete });
+        if (report.retryAfterMs !== undefined) {
+          this.emit("error", xrmError("NetworkUnavailable", report.stopped ?? "sync stopped; retrying"));
+          if (this.isLeader) this.schedule(this.retryDelay(report.retryAfterMs));
+        } else {
+          this.attempt = 0;
+          this.emit("complete", report);
+          if (this.isLeader) this.schedule(Math.max(MIN_RETRY_MS, await this.engine.nextDueInMs()));
+        }
+        return report;
+      } catch (e) {
+        this.emit("error", e);
+        if (this.isLeader) this.schedule(this.retryDelay(undefined));
+        throw e;
+      } finally {
+        this.running = false;
+        this.emit("state", this.client.stateName());
+      }
+    });
+  }
+
+  /** Uploads the outbox only (after a write made while connected). */
+  async upload() {
+    if (!this.client.network.available()) return null;
+    return this.exclusive(async () => {
+      const report = await this.engine.upload();
+      this.channel?.postMessage({ type: "changed" });
+      if (report.retryAfterMs !== undefined && this.isLeader) this.schedule(this.retryDelay(report.retryAfterMs));
+      this.emit("state", this.client.stateName());
+      return report;
+    });
+  }
+
+  retryDelay(retryAfterMs) {
+    const seconds = retryAfterMs ? Math.ceil(retryAfterMs / 1000) : undefined;
+    const ms = SyncEngine.backoffMs(this.attempt++, seconds);
+    return Math.max(MIN_RETRY_MS, ms);
+  }
+
+  /** One pass at a time across every tab of this database: no change is ever uploaded twice. */
+  exclusive(fn) {
+    const locks = globalThis.navigator?.locks;
+    return locks ? locks.request(this.lockName, fn) : fn();
+  }
+
+  /** Per table rows, last sync and pending uploads; overall state; errors. */
+  async status() {
+    const s = await this.engine.status();
+    return { ...s, state: this.client.stateName(s), syncing: this.running, networkAvailable: this.client.network.available(), leader: this.isLeader };
+  }
+
+  errors() {
+    return this.engine.errors();
+  }
+
+  async retry(id) {
+    await this.engine.retry(String(id));
+    if (this.client.network.available()) this.schedule(0);
+  }
+
+  discard(id) {
+    return this.engine.discard(String(id));
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.releaseLeader?.();
+    this.channel?.close();
+  }
+}

@@ -1,0 +1,538 @@
+//! `SyncEngine`: drives the sans-IO sync core ([`crate::sync`]) against IndexedDB and the server.
+//!
+//! The core decides; this host does the I/O, following docs/SYNC.md "Driving it from a host": upload the outbox,
+//! run (or resume) the first sync table by table with each page and its checkpoint in one transaction, then the
+//! incremental sync from the delta links, the window refreshes and the local eviction. Timers, Web Locks and the
+//! network state live in `js/sync.js`; this runs one pass when asked.
+
+mod mirror;
+mod transport;
+mod upload;
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use js_sys::{Array, Function};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+
+use self::mirror::Projection;
+use self::transport::{SendError, Transport};
+use super::convert::{self, from_js};
+use super::error::bad_argument;
+use super::store::{context, idb, idb_err, js_err, op, stores, Inner, OfflineStore};
+use crate::error::{Error, ErrorCode};
+use crate::profile::Profile;
+use crate::query::EvalContext;
+use crate::store::layout::{profile_index_columns, table_store, META};
+use crate::sync::{
+    first_sync_complete, track_changes_request, Changes, Checkpoint, ConflictPolicy, Cursor, FollowUp, MemoryRows,
+    SyncPlan,
+};
+
+/// Rows per page the engine asks for.
+const DEFAULT_PAGE_SIZE: u32 = 1000;
+/// Follow-up rounds per settle, a guard against a server that keeps answering with new related rows.
+const MAX_FOLLOW_UP_ROUNDS: usize = 64;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EngineOptions {
+    #[serde(default)]
+    conflict_policy: Option<String>,
+    #[serde(default)]
+    page_size: Option<u32>,
+}
+
+pub(crate) struct SyncInner {
+    store: Rc<Inner>,
+    plan: SyncPlan,
+    projection: Projection,
+    transport: Transport,
+    policy: ConflictPolicy,
+    resolver: Option<Function>,
+    progress: Option<Function>,
+    page_size: u32,
+    running: Cell<bool>,
+}
+
+/// The sync engine of one offline store.
+#[wasm_bindgen]
+pub struct SyncEngine {
+    inner: Rc<SyncInner>,
+}
+
+/// What one pass did, for the status and the tests.
+#[derive(Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report {
+    first_sync_complete: bool,
+    uploaded: u64,
+    rejected: u64,
+    conflicts: u64,
+    downloaded: u64,
+    deleted: u64,
+    evicted: u64,
+    requests: u64,
+    bytes: u64,
+    /// Set when the pass stopped on a transient failure: retry after this many milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopped: Option<String>,
+}
+
+fn err(e: Error) -> JsValue {
+    js_err(e)
+}
+
+impl SyncInner {
+    fn ctx(&self) -> EvalContext {
+        context(&self.store)
+    }
+
+    fn emit(&self, value: Value) {
+        if let Some(f) = &self.progress {
+            if let Ok(v) = convert::to_js(&value) {
+                let _ = f.call1(&JsValue::NULL, &v);
+            }
+        }
+    }
+
+    async fn meta_get(&self, key: &str) -> Result<Option<Value>, JsValue> {
+        let entry = idb::get(&self.store.db, META, &JsValue::from_str(key)).await.map_err(|e| idb_err("sync", e))?;
+        if entry.is_undefined() {
+            return Ok(None);
+        }
+        let v = js_sys::Reflect::get(&entry, &"value".into()).unwrap_or(JsValue::UNDEFINED);
+        Ok(Some(from_js("meta", v)?))
+    }
+
+    fn meta_op(key: &str, value: &Value) -> Result<JsValue, JsValue> {
+        Ok(op("put", META, &convert::to_js(&json!({ "key": key, "value": value }))?))
+    }
+
+    async fn checkpoint(&self, table: &str) -> Result<Checkpoint, JsValue> {
+        match self.meta_get(&format!("checkpoint:{table}")).await? {
+            Some(Value::String(s)) => Checkpoint::from_json(&s).map_err(err),
+            _ => Ok(Checkpoint::new(table)),
+        }
+    }
+
+    /// Stores the puts and deletes of `changes` (and `extra` ops, such as a checkpoint) in ONE transaction, then
+    /// mirrors them.
+    async fn store_changes(
+        &self,
+        mirror: &mut MemoryRows,
+        changes: &Changes,
+        extra: Vec<JsValue>,
+    ) -> Result<(), JsValue> {
+        let mut names: Vec<String> = Vec::new();
+        let ops = Array::new();
+        for p in &changes.puts {
+            let store = table_store(&p.table);
+            let mut row = p.row.clone();
+            row.remove("@odata.context");
+            ops.push(&op("put", &store, &convert::to_js(&row)?));
+            names.push(store);
+        }
+        for d in &changes.deletes {
+            let store = table_store(&d.table);
+            ops.push(&op("delete", &store, &JsValue::from_str(&d.id)));
+            names.push(store);
+        }
+        if !extra.is_empty() {
+            names.push(META.to_string());
+        }
+        for e in extra {
+            ops.push(&e);
+        }
+        if ops.length() == 0 {
+            return Ok(());
+        }
+        names.sort();
+        names.dedup();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        idb::write(&self.store.db, stores(&refs), ops).await.map_err(|e| idb_err("sync: storing rows", e))?;
+        self.projection.apply(mirror, changes);
+        Ok(())
+    }
+
+    /// Stores `changes`, then runs their follow-ups page by page, applying and storing what they bring, until none
+    /// is left.
+    async fn settle(&self, mirror: &mut MemoryRows, changes: Changes, report: &mut Report) -> Result<(), SendError> {
+        let mut pending: Vec<FollowUp> = changes.follow_ups.clone();
+        report.downloaded += changes.puts.len() as u64;
+        report.deleted += changes.deletes.len() as u64;
+        self.store_changes(mirror, &changes, Vec::new()).await.map_err(store_failed)?;
+        let mut rounds = 0;
+        while !pending.is_empty() {
+            rounds += 1;
+            if rounds > MAX_FOLLOW_UP_ROUNDS {
+                break;
+            }
+            let mut next = Vec::new();
+            for f in pending {
+                let mut cursor = Cursor::Start;
+                loop {
+                    let req = f.query.request(&cursor, self.page_size);
+                    let page = self.transport.page(&req, &cursor).await?;
+                    let ctx = self.ctx();
+                    let c = self
+                        .plan
+                        .apply(mirror, &ctx, &f.query.table, &page.rows, &[])
+                        .map_err(|e| SendError::Failed { status: 200, error: e })?;
+                    report.downloaded += c.puts.len() as u64;
+                    next.extend(c.follow_ups.iter().cloned());
+                    self.store_changes(mirror, &c, Vec::new()).await.map_err(store_failed)?;
+                    match page.next {
+                        Some(n) => cursor = n,
+                        None => break,
+                    }
+                }
+            }
+            pending = next;
+        }
+        Ok(())
+    }
+
+    /// First sync (or its resumption) of every table not done yet. Returns whether all are done.
+    async fn first_sync(&self, mirror: &mut MemoryRows, report: &mut Report) -> Result<bool, SendError> {
+        let total = self.plan.tables().len();
+        let mut checkpoints = Vec::with_capacity(total);
+        for (i, tp) in self.plan.tables().iter().enumerate() {
+            let mut cp = self.checkpoint(&tp.table).await.map_err(store_failed)?;
+            while let Some(req) = cp.next_request(&self.plan, self.page_size).map_err(failed)? {
+                let cursor = cp.cursor().unwrap_or(Cursor::Start);
+                let page = self.transport.page(&req, &cursor).await?;
+                let (changes, next) = cp.step(&self.plan, &page).map_err(failed)?;
+                report.downloaded += changes.puts.len() as u64;
+                let meta = SyncInner::meta_op(&format!("checkpoint:{}", tp.table), &Value::String(next.to_json()))
+                    .map_err(store_failed)?;
+                // The page's rows and the checkpoint that says they are stored: one transaction.
+                self.store_changes(mirror, &changes, vec![meta]).await.map_err(store_failed)?;
+                cp = next;
+                let t = self.transport.traffic.get();
+                self.emit(json!({"phase": "download", "table": tp.table, "tablesDone": i, "tablesTotal": total,
+                    "rows": report.downloaded, "bytes": t.bytes}));
+            }
+            checkpoints.push(cp);
+        }
+        Ok(first_sync_complete(&self.plan, &checkpoints))
+    }
+
+    /// One incremental pass: every table's delta, the window refreshes, then the eviction.
+    async fn incremental(&self, mirror: &mut MemoryRows, report: &mut Report) -> Result<(), SendError> {
+        let total = self.plan.tables().len();
+        for (i, tp) in self.plan.tables().iter().enumerate() {
+            let cp = self.checkpoint(&tp.table).await.map_err(store_failed)?;
+            let Some(link) = cp.delta_link().map(str::to_string) else { continue };
+            let def = self.plan.schema().require_table(&tp.table).map_err(failed)?;
+            let mut cursor = Cursor::Link { url: link };
+            let new_link = loop {
+                let req = track_changes_request(def, &cursor, self.page_size);
+                let page = match self.transport.page(&req, &cursor).await {
+                    Ok(p) => p,
+                    Err(SendError::Failed { status, .. }) if (400..500).contains(&status) => {
+                        // An expired or unknown delta token: download the table again (docs/SYNC.md).
+                        self.restart_table(mirror, &tp.table).await.map_err(store_failed)?;
+                        break None;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let ctx = self.ctx();
+                let changes = self.plan.apply_delta(mirror, &ctx, &tp.table, &page).map_err(failed)?;
+                self.settle(mirror, changes, report).await?;
+                match (&page.next, &page.delta_link) {
+                    (Some(n), _) => cursor = n.clone(),
+                    (None, Some(l)) => break Some(l.clone()),
+                    (None, None) => break None,
+                }
+            };
+            if let Some(l) = new_link {
+                let meta = SyncInner::meta_op(
+                    &format!("checkpoint:{}", tp.table),
+                    &Value::String(cp.with_delta_link(&l).to_json()),
+                )
+                .map_err(store_failed)?;
+                let last = SyncInner::meta_op(&format!("lastSync:{}", tp.table), &json!(js_sys::Date::now()))
+                    .map_err(store_failed)?;
+                self.store_changes(mirror, &Changes::default(), vec![meta, last]).await.map_err(store_failed)?;
+            }
+            let t = self.transport.traffic.get();
+            self.emit(json!({"phase": "delta", "table": tp.table, "tablesDone": i + 1, "tablesTotal": total,
+                "rows": report.downloaded, "bytes": t.bytes}));
+        }
+        // Rows that entered a moving window (dates, the user) without being modified.
+        for tp in self.plan.tables() {
+            let Some(refresh) = &tp.refresh else { continue };
+            let mut ids = Vec::new();
+            let mut cursor = Cursor::Start;
+            loop {
+                let req = refresh.request(&cursor, self.page_size);
+                let page = self.transport.page(&req, &cursor).await?;
+                ids.extend(page.ids(&tp.primary_id));
+                match page.next {
+                    Some(n) => cursor = n,
+                    None => break,
+                }
+            }
+            let follow_ups = self.plan.refresh_missing(mirror, &tp.table, &ids).map_err(failed)?;
+            self.settle(mirror, Changes { follow_ups, ..Changes::default() }, report).await?;
+        }
+        // Rows no longer in scope leave the device.
+        let ctx = self.ctx();
+        let evict = self.plan.evictions(mirror, &ctx).map_err(failed)?;
+        report.evicted += evict.len() as u64;
+        let changes = Changes { deletes: evict, ..Changes::default() };
+        self.store_changes(mirror, &changes, Vec::new()).await.map_err(store_failed)?;
+        Ok(())
+    }
+
+    /// Forgets a table's rows (except those with pending changes) and its checkpoint, so its first sync runs again.
+    async fn restart_table(&self, mirror: &mut MemoryRows, table: &str) -> Result<(), JsValue> {
+        let deletes: Vec<crate::sync::RowRef> = mirror
+            .ids(table)
+            .into_iter()
+            .filter(|id| !crate::sync::LocalRows::is_pending(mirror, table, id))
+            .map(|id| crate::sync::RowRef { table: table.to_string(), id })
+            .collect();
+        let meta =
+            SyncInner::meta_op(&format!("checkpoint:{table}"), &Value::String(Checkpoint::new(table).to_json()))?;
+        self.store_changes(mirror, &Changes { deletes, ..Changes::default() }, vec![meta]).await?;
+        let mut report = Report::default();
+        let _ = self.first_sync(mirror, &mut report).await;
+        Ok(())
+    }
+}
+
+fn failed(e: Error) -> SendError {
+    SendError::Failed { status: 0, error: e }
+}
+
+fn store_failed(e: JsValue) -> SendError {
+    let message = js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
+    let code = js_sys::Reflect::get(&e, &"errorName".into()).ok().and_then(|m| m.as_string());
+    let code = if code.as_deref() == Some("StorageFull") { ErrorCode::StorageFull } else { ErrorCode::StorageError };
+    SendError::Failed { status: 0, error: Error::new(code, message) }
+}
+
+#[wasm_bindgen]
+impl SyncEngine {
+    /// A sync engine for `store` with `profile` (plain JSON form), sending requests through `transport`
+    /// (`(request) => Promise<{status, headers, body}>`). Options: `{ conflictPolicy: "clientWins" | "serverWins"
+    /// | "resolver", pageSize }`; `resolver(localChange, serverRow)` returns the columns to keep (or null);
+    /// `onProgress(event)` receives progress events.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        store: &OfflineStore,
+        profile: JsValue,
+        transport: Function,
+        options: JsValue,
+        resolver: Option<Function>,
+        on_progress: Option<Function>,
+    ) -> Result<SyncEngine, JsValue> {
+        let inner = store.inner.clone();
+        let profile_doc = from_js("profile", profile)?;
+        let mut p = Profile::from_any_value(&profile_doc, &inner.schema).map_err(joined)?;
+        p.prepare(&inner.schema).map_err(joined)?;
+        let plan = SyncPlan::new(&p, &inner.schema).map_err(err)?;
+        let columns = profile_index_columns(&inner.schema, &p);
+        let projection = Projection::new(&plan, &columns);
+        let o: EngineOptions = if options.is_undefined() || options.is_null() {
+            EngineOptions { conflict_policy: None, page_size: None }
+        } else {
+            serde_wasm_bindgen::from_value(options).map_err(|e| bad_argument("sync options", e))?
+        };
+        let policy = match o.conflict_policy.as_deref() {
+            None | Some("clientWins") => ConflictPolicy::ClientWins,
+            Some("serverWins") => ConflictPolicy::ServerWins,
+            Some("resolver") if resolver.is_some() => ConflictPolicy::Resolver,
+            Some(other) => {
+                return Err(bad_argument(
+                    "conflictPolicy",
+                    format!("'{other}' is not one of clientWins, serverWins, or a resolver function"),
+                ))
+            }
+        };
+        Ok(SyncEngine {
+            inner: Rc::new(SyncInner {
+                store: inner,
+                plan,
+                projection,
+                transport: Transport { send: transport, traffic: Cell::new(Default::default()) },
+                policy,
+                resolver,
+                progress: on_progress,
+                page_size: o.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, 5000),
+                running: Cell::new(false),
+            }),
+        })
+    }
+
+    /// The tables in sync order.
+    #[wasm_bindgen(js_name = syncOrder)]
+    pub fn sync_order(&self) -> Vec<String> {
+        self.inner.plan.tables().iter().map(|t| t.table.clone()).collect()
+    }
+
+    /// One pass: upload the outbox, finish the first sync, then (once it is complete) the incremental sync.
+    /// Resolves with a report; a transient failure ends the pass early with `retryAfterMs` set.
+    pub async fn run(&self) -> Result<JsValue, JsValue> {
+        let inner = self.inner.clone();
+        if inner.running.replace(true) {
+            return Err(bad_argument("sync", "a sync pass is already running in this tab"));
+        }
+        let result = run_pass(&inner).await;
+        inner.running.set(false);
+        result
+    }
+
+    /// Uploads the outbox only (writes made while online upload at once).
+    pub async fn upload(&self) -> Result<JsValue, JsValue> {
+        let inner = self.inner.clone();
+        let mut report = Report::default();
+        let mut mirror = mirror::load(&inner.store, &inner.plan, &inner.projection).await?;
+        if let Err(e) = upload::run(&inner, &mut mirror, &mut report).await {
+            note_stop(&mut report, &e);
+        }
+        convert::to_js(&report)
+    }
+
+    /// Whether the first sync has completed (the client answers from the device from then on).
+    #[wasm_bindgen(js_name = firstSyncComplete)]
+    pub async fn first_sync_complete(&self) -> Result<bool, JsValue> {
+        Ok(self.inner.meta_get("firstSyncComplete").await? == Some(Value::Bool(true)))
+    }
+
+    /// Per table: rows stored, last successful sync (ms), first sync done; plus the outbox length and active sync
+    /// errors.
+    pub async fn status(&self) -> Result<JsValue, JsValue> {
+        let inner = self.inner.clone();
+        let mut tables = Vec::new();
+        for tp in inner.plan.tables() {
+            let n = idb::count(&inner.store.db, &table_store(&tp.table)).await.map_err(|e| idb_err("status", e))?;
+            let last = inner.meta_get(&format!("lastSync:{}", tp.table)).await?;
+            let cp = inner.checkpoint(&tp.table).await?;
+            tables.push(json!({
+                "table": tp.table,
+                "rows": n.as_f64().unwrap_or(0.0),
+                "lastSync": last,
+                "firstSyncDone": cp.is_done(),
+                "intervalMinutes": tp.interval_minutes,
+            }));
+        }
+        let outbox = idb::get_all(&inner.store.db, crate::store::layout::OUTBOX, None, JsValue::UNDEFINED, None)
+            .await
+            .map_err(|e| idb_err("status", e))?;
+        let mut pending: HashMap<String, u64> = HashMap::new();
+        for e in Array::from(&outbox).iter() {
+            if let Some(t) = js_sys::Reflect::get(&e, &"table".into()).ok().and_then(|t| t.as_string()) {
+                *pending.entry(t).or_default() += 1;
+            }
+        }
+        for t in tables.iter_mut() {
+            let name = t["table"].as_str().unwrap_or_default().to_string();
+            t["pendingUploads"] = json!(pending.get(&name).copied().unwrap_or(0));
+        }
+        let errors = upload::active_errors(&inner).await?;
+        let first = inner.meta_get("firstSyncComplete").await? == Some(Value::Bool(true));
+        convert::to_js(&json!({
+            "tables": tables,
+            "pendingUploads": Array::from(&outbox).length(),
+            "errors": errors.len(),
+            "firstSyncComplete": first,
+        }))
+    }
+
+    /// The active sync errors (`syncerror` shape), oldest first.
+    pub async fn errors(&self) -> Result<JsValue, JsValue> {
+        convert::to_js(&upload::active_errors(&self.inner).await?)
+    }
+
+    /// Queues the change of sync error `id` again (re-applying it locally) and resolves the error.
+    pub async fn retry(&self, id: String) -> Result<(), JsValue> {
+        upload::retry_error(&self.inner, &id).await
+    }
+
+    /// Resolves sync error `id` without retrying (the local data stays as the server has it).
+    pub async fn discard(&self, id: String) -> Result<(), JsValue> {
+        upload::discard_error(&self.inner, &id).await
+    }
+
+    /// The wait in milliseconds before retry `attempt` (0-based): exponential with full jitter, at least
+    /// `retryAfterSeconds`.
+    #[wasm_bindgen(js_name = backoffMs)]
+    pub fn backoff_ms(attempt: u32, retry_after_seconds: Option<u32>) -> f64 {
+        let b = crate::sync::Backoff::default();
+        b.delay_ms(attempt, js_sys::Math::random(), retry_after_seconds.map(u64::from)) as f64
+    }
+
+    /// Milliseconds until the next table is due (per-table intervals, a table no less often than what it depends
+    /// on); 0 when one is due now.
+    #[wasm_bindgen(js_name = nextDueInMs)]
+    pub async fn next_due_in_ms(&self) -> Result<f64, JsValue> {
+        let inner = self.inner.clone();
+        let mut last: HashMap<String, i64> = HashMap::new();
+        for tp in inner.plan.tables() {
+            if let Some(v) = inner.meta_get(&format!("lastSync:{}", tp.table)).await?.and_then(|v| v.as_f64()) {
+                last.insert(tp.table.clone(), v as i64);
+            }
+        }
+        let now = js_sys::Date::now() as i64;
+        let due = crate::sync::schedule::next_due_ms(&inner.plan, now, &last);
+        Ok((due - now).max(0) as f64)
+    }
+}
+
+fn note_stop(report: &mut Report, e: &SendError) {
+    match e {
+        SendError::Transient { retry_after, .. } => {
+            report.retry_after_ms = Some(retry_after.map(|s| s * 1000).unwrap_or(0));
+            report.stopped = Some(e.to_error().message);
+        }
+        SendError::Unreachable => {
+            report.retry_after_ms = Some(0);
+            report.stopped = Some(e.to_error().message);
+        }
+        SendError::Failed { .. } => report.stopped = Some(e.to_error().message),
+    }
+}
+
+async fn run_pass(inner: &Rc<SyncInner>) -> Result<JsValue, JsValue> {
+    let mut report = Report::default();
+    let mut mirror = mirror::load(&inner.store, &inner.plan, &inner.projection).await?;
+    let outcome: Result<(), SendError> = async {
+        upload::run(inner, &mut mirror, &mut report).await?;
+        let was_complete = inner.meta_get("firstSyncComplete").await.map_err(store_failed)? == Some(Value::Bool(true));
+        let complete = inner.first_sync(&mut mirror, &mut report).await?;
+        if complete {
+            // Tables download one after another: the first deltas settle what changed in between.
+            inner.incremental(&mut mirror, &mut report).await?;
+            if !was_complete {
+                let meta = SyncInner::meta_op("firstSyncComplete", &Value::Bool(true)).map_err(store_failed)?;
+                inner.store_changes(&mut mirror, &Changes::default(), vec![meta]).await.map_err(store_failed)?;
+            }
+        }
+        report.first_sync_complete = complete;
+        Ok(())
+    }
+    .await;
+    let t = inner.transport.traffic.get();
+    report.requests = t.requests;
+    report.bytes = t.bytes;
+    match outcome {
+        Ok(()) => {}
+        Err(SendError::Failed { error, .. }) if error.code != ErrorCode::ServerError => return Err(err(error)),
+        Err(e) => note_stop(&mut report, &e),
+    }
+    inner.emit(json!({"phase": "done", "report": &report}));
+    convert::to_js(&report)
+}
+
+fn joined(errors: Vec<Error>) -> JsValue {
+    let code = errors.first().map(|e| e.code).unwrap_or(ErrorCode::InvalidProfile);
+    err(Error::new(code, errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ")))
+}
