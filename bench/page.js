@@ -80,6 +80,9 @@ const VARIANTS = {
             fetch: stubFetch,
           };
       this.client = await XrmOffline.open(options);
+      // Offline, as the figures say: the app's "work offline" switch, so an offline write does not schedule an
+      // upload to the reference server in the background (autoSync: false already keeps the sync engine idle).
+      await this.client.setNetworkCutOff(true);
       this.api = this.client.WebApi.offline;
       return { database: this.client.store.name, stores: this.client.store.describe() };
     },

@@ -267,7 +267,7 @@ try {
         (reference
           ? "XrmOffline.open against the reference server (xrm-offline serve --db :memory:, WhoAmI and EntityDefinitions from it) with a profile object"
           : "XrmOffline.open with a profile object, the shipped schema and a fetch stub answering WhoAmI (--no-server)") +
-        "; rows loaded with client.store.putServerRows in chunks of 1,000 (the bulk write path until the sync engine lands); queries and creates through client.WebApi.offline",
+        "; autoSync false, then client.setNetworkCutOff(true) (offline: writes schedule no upload); rows loaded with client.store.putServerRows in chunks of 1,000 (the bulk write path until the sync engine lands); queries and creates through client.WebApi.offline",
       referenceServer: reference ? "xrm-offline serve --port 0 --db :memory: (debug build), user tech1" : null,
       query: { ...QUERY, xrmOffline: "OData $filter/$orderby/$top", dexie: "where(date).between().filter().limit(50)", raw: "cursor on the date index, filter in JS, stop at 50" },
       dexie: JSON.parse(readFileSync(join(ROOT, "node_modules", "dexie", "package.json"), "utf8")).version,
