@@ -333,6 +333,8 @@ test("a reload in the middle of the first sync resumes without losing or duplica
   await ref.page.context().close();
   // Interrupted: reload after the third stored page.
   const d = await device();
+  // Wait for the reload's own load event (registered before the reload can happen).
+  const reloaded = d.page.waitForEvent("load", { timeout: 120000 });
   await inPage(d.page, async (mod, url) => {
     const client = await mod.XrmOffline.open({ serverUrl: url, getAccessToken: () => "tech1-token", autoSync: false, syncPageSize: 20 });
     let pages = 0;
@@ -343,7 +345,7 @@ test("a reload in the middle of the first sync resumes without losing or duplica
     client.sync.now().catch(() => {});
     await new Promise(() => {});
   }, server.url).catch(() => {});
-  await d.page.waitForLoadState("load");
+  await reloaded;
   const r = ok(await d.run(async (client) => {
     const partial = (await client.sync.status()).tables.reduce((n, t) => n + t.rows, 0);
     await client.sync.now();
@@ -367,6 +369,7 @@ test("a reload in the middle of an upload loses and duplicates nothing", async (
   // Slow the server down so the reload lands mid-upload.
   await fetch(`${server.url}/_admin/faults`, { method: "POST", body: JSON.stringify({ latencyMs: 150 }) });
   try {
+    const reloaded = d.page.waitForEvent("load", { timeout: 120000 });
     await inPage(d.page, async () => {
       const client = globalThis.__client;
       let done = 0;
@@ -377,7 +380,7 @@ test("a reload in the middle of an upload loses and duplicates nothing", async (
       client.sync.upload().catch(() => {});
       await new Promise(() => {});
     }).catch(() => {});
-    await d.page.waitForLoadState("load");
+    await reloaded;
   } finally {
     await fetch(`${server.url}/_admin/faults`, { method: "DELETE" });
   }
