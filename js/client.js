@@ -243,6 +243,16 @@ export class XrmOfflineClient {
     this.store.close();
   }
 
+  /**
+   * Reconfigures, as the Microsoft client does: deletes this device's database (offline changes not uploaded yet are
+   * lost, as there) and opens a new client with `changes` (a new profile, another token) that starts a full sync.
+   * Resolves with the new client; this one is closed.
+   */
+  async reconfigure(changes = {}) {
+    await this.signOut();
+    return open({ ...this.options, ...changes });
+  }
+
   /** Signs out: deletes this user's database and the remembered session from the device. */
   async signOut() {
     this.close();

@@ -312,6 +312,8 @@ export interface XrmOfflineClient {
   close(): void;
   /** Deletes this user's database and remembered session from the device. */
   signOut(): Promise<void>;
+  /** Deletes the database and opens a new client with `changes` (new profile or user), which runs a full sync. */
+  reconfigure(changes?: Partial<OpenOptions>): Promise<XrmOfflineClient>;
 }
 
 /** `XrmOffline.open(options)`. */

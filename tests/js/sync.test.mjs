@@ -333,6 +333,8 @@ test("a reload in the middle of the first sync resumes without losing or duplica
   await ref.page.context().close();
   // Interrupted: reload after the third stored page.
   const d = await device();
+  // Wait for the reload's own load event (registered before the reload can happen).
+  const reloaded = d.page.waitForEvent("load", { timeout: 120000 });
   await inPage(d.page, async (mod, url) => {
     const client = await mod.XrmOffline.open({ serverUrl: url, getAccessToken: () => "tech1-token", autoSync: false, syncPageSize: 20 });
     let pages = 0;
@@ -343,7 +345,7 @@ test("a reload in the middle of the first sync resumes without losing or duplica
     client.sync.now().catch(() => {});
     await new Promise(() => {});
   }, server.url).catch(() => {});
-  await d.page.waitForLoadState("load");
+  await reloaded;
   const r = ok(await d.run(async (client) => {
     const partial = (await client.sync.status()).tables.reduce((n, t) => n + t.rows, 0);
     await client.sync.now();
@@ -367,6 +369,7 @@ test("a reload in the middle of an upload loses and duplicates nothing", async (
   // Slow the server down so the reload lands mid-upload.
   await fetch(`${server.url}/_admin/faults`, { method: "POST", body: JSON.stringify({ latencyMs: 150 }) });
   try {
+    const reloaded = d.page.waitForEvent("load", { timeout: 120000 });
     await inPage(d.page, async () => {
       const client = globalThis.__client;
       let done = 0;
@@ -377,7 +380,7 @@ test("a reload in the middle of an upload loses and duplicates nothing", async (
       client.sync.upload().catch(() => {});
       await new Promise(() => {});
     }).catch(() => {});
-    await d.page.waitForLoadState("load");
+    await reloaded;
   } finally {
     await fetch(`${server.url}/_admin/faults`, { method: "DELETE" });
   }
@@ -430,4 +433,62 @@ test("two tabs: one leader schedules, uploads happen once, the other tab hears a
   await leaderPage.close();
   await other.waitForFunction(() => globalThis.__client.sync.isLeader, null, { timeout: 10000 });
   await context.close();
+});
+
+test("relative-date windows move with the clock: bookings that leave the window are evicted, unmodified ones that enter it arrive", async () => {
+  const d = await device();
+  const before = ok(await d.run(async (client) => {
+    await client.sync.now();
+    return (await client.WebApi.offline.retrieveMultipleRecords("bookableresourcebooking", "?$select=bookableresourcebookingid")).entities.map((b) => b.bookableresourcebookingid).sort();
+  }));
+  const initial = (await serverBookings()).map((b) => b.bookableresourcebookingid).sort();
+  assert.deepEqual(before, initial);
+  // Three days later, on the server and on the device; no row is modified.
+  const shift = 3 * 24 * 3600 * 1000;
+  assert.equal((await fetch(`${server.url}/_admin/clock`, { method: "POST", body: JSON.stringify({ offsetMs: shift }) })).status, 200);
+  try {
+    await d.page.clock.setFixedTime(new Date(Date.now() + shift));
+    const after = ok(await d.run(async (client) => {
+      const report = await client.sync.now();
+      const ids = (await client.WebApi.offline.retrieveMultipleRecords("bookableresourcebooking", "?$select=bookableresourcebookingid")).entities.map((b) => b.bookableresourcebookingid).sort();
+      return { report, ids };
+    }));
+    const expected = (await serverBookings()).map((b) => b.bookableresourcebookingid).sort();
+    assert.notDeepEqual(expected, initial, "the window really moved");
+    assert.ok(expected.some((id) => !initial.includes(id)), "some bookings entered the window");
+    assert.ok(initial.some((id) => !expected.includes(id)), "some bookings left the window");
+    assert.deepEqual(after.ids, expected, "the device holds exactly the new window");
+    assert.ok(after.report.evicted > 0);
+  } finally {
+    await fetch(`${server.url}/_admin/clock`, { method: "DELETE" });
+  }
+  await d.page.context().close();
+});
+
+test("reconfigure clears the database and runs a full sync of the new profile", async () => {
+  const d = await device();
+  const r = ok(await d.run(async (client) => {
+    await client.sync.now();
+    const oldName = client.store.name;
+    const next = await client.reconfigure({ profile: { name: "Statuses only", items: [{ table: "bookingstatus", filter: "all" }] } });
+    globalThis.__client = next;
+    const stateBefore = next.Utility.getGlobalContext().client.getClientState();
+    const report = await next.sync.now();
+    const dbs = (await indexedDB.databases()).map((x) => x.name);
+    return {
+      oldGone: !dbs.includes(oldName),
+      stateBefore,
+      stateAfter: next.Utility.getGlobalContext().client.getClientState(),
+      report,
+      tables: (await next.sync.status()).tables.map((t) => t.table),
+      workOrdersOffline: next.WebApi.isAvailableOffline("msdyn_workorder"),
+    };
+  }));
+  assert.equal(r.oldGone, true);
+  assert.equal(r.stateBefore, "Online", "online until the new first sync completes");
+  assert.equal(r.stateAfter, "Offline");
+  assert.deepEqual(r.tables, ["bookingstatus"]);
+  assert.equal(r.workOrdersOffline, false);
+  assert.ok(r.report.downloaded > 0);
+  await d.page.context().close();
 });
