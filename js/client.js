@@ -5,6 +5,7 @@ import { peekMeta } from "./idb.js";
 import { OnlineWebApi } from "./online.js";
 import { xrmError } from "./errors.js";
 import { Sync } from "./sync.js";
+import { Hooks } from "./hooks.js";
 
 const SESSION_KEY = (url) => `xrm-offline:session:${url.toLowerCase()}`;
 const FORMAT = 1;
@@ -126,16 +127,24 @@ export class XrmOfflineClient {
       client.sync?.emit("state", client.stateName());
       return result;
     };
-    /** Xrm.WebApi.offline: answered from IndexedDB. */
-    this.offlineApi = {
-      createRecord: (entityLogicalName, data) => store.createRecord(entityLogicalName, data).then(written),
+    /** Offline workflow hooks (docs/HOOKS.md): offline writes go through their pre hooks and queue their post hooks. */
+    this.hooks = new Hooks(this);
+    const hooks = this.hooks;
+    // `depthOf()`: how deep in a chain of hook-made writes a write is (0 for the app's own writes; while a post
+    // hook runs, writes through client.WebApi count as its writes).
+    const offlineAt = (depthOf) => ({
+      createRecord: (entityLogicalName, data) => hooks.write("Create", entityLogicalName, undefined, data, depthOf()).then(written),
       retrieveRecord: (entityLogicalName, id, options) => store.retrieveRecord(entityLogicalName, String(id), options ?? undefined),
       retrieveMultipleRecords: (entityLogicalName, options, maxPageSize) =>
         store.retrieveMultipleRecords(entityLogicalName, options ?? undefined, maxPageSize ?? undefined),
-      updateRecord: (entityLogicalName, id, data) => store.updateRecord(entityLogicalName, String(id), data).then(written),
-      deleteRecord: (entityLogicalName, id) => store.deleteRecord(entityLogicalName, String(id)).then(written),
+      updateRecord: (entityLogicalName, id, data) => hooks.write("Update", entityLogicalName, id, data, depthOf()).then(written),
+      deleteRecord: (entityLogicalName, id) => hooks.write("Delete", entityLogicalName, id, undefined, depthOf()).then(written),
       isAvailableOffline: (entityLogicalName) => store.isAvailableOffline(entityLogicalName),
-    };
+    });
+    /** Xrm.WebApi.offline: answered from IndexedDB. */
+    this.offlineApi = offlineAt(() => hooks.ambientDepth);
+    /** The offline API whose writes count at `depth` (what hook handlers get as `context.WebApi`). */
+    this.offlineApiAt = (depth) => offlineAt(() => depth);
 
     const online = this.online;
     /** Xrm.WebApi.online: the server. */
@@ -145,7 +154,7 @@ export class XrmOfflineClient {
       retrieveMultipleRecords: (t, o, n) => online.retrieveMultipleRecords(t, o, n),
       updateRecord: (t, id, d) => online.updateRecord(t, id, d),
       deleteRecord: (t, id) => online.deleteRecord(t, id),
-      execute: (r) => online.execute(r),
+      execute: (r, o) => client.executeOnline(r, o),
       executeMultiple: (r) => online.executeMultiple(r),
     };
 
@@ -159,7 +168,7 @@ export class XrmOfflineClient {
       updateRecord: (t, id, d) => route(t).updateRecord(t, id, d),
       deleteRecord: (t, id) => route(t).deleteRecord(t, id),
       isAvailableOffline: (t) => store.isAvailableOffline(t),
-      execute: (r) => client.onlineApi.execute(r),
+      execute: (r, o) => client.onlineApi.execute(r, o),
       executeMultiple: (r) => client.onlineApi.executeMultiple(r),
       online: this.onlineApi,
       offline: this.offlineApi,
@@ -220,6 +229,27 @@ export class XrmOfflineClient {
     return "connected";
   }
 
+  /**
+   * `WebApi.online.execute(request, { failFast })`: with the network, runs the request. Without it, queues the
+   * request as online-only work (it runs after the uploads queued before it, when the network returns) and resolves
+   * with a 202 Response whose JSON body is `{ queued: true, id, name }`; with `failFast: true` (the option, or a
+   * `failFast: true` property on the request) it rejects with NetworkUnavailable instead.
+   */
+  async executeOnline(request, options) {
+    const failFast = options?.failFast === true || request?.failFast === true;
+    if (this.network.available() || (!this.network.cutOff && (await this.network.check()))) return this.online.execute(request);
+    const name = request?.getMetadata?.().operationName ?? "request";
+    if (failFast) {
+      throw xrmError("NetworkUnavailable", `Network or Service Unavailable: ${name} needs the server now (failFast) and the device is offline; nothing was queued`);
+    }
+    const { id } = await this.hooks.enqueueOnline(request);
+    return new Response(JSON.stringify({ queued: true, id, name }), {
+      status: 202,
+      statusText: "Accepted (queued until the network returns)",
+      headers: { "Content-Type": "application/json", "X-XrmOffline-Queued": String(id) },
+    });
+  }
+
   /** Defines `globalThis.Xrm = { WebApi, Utility }` so scripts written against Xrm run unchanged. */
   installGlobal() {
     globalThis.Xrm = { ...(globalThis.Xrm ?? {}), WebApi: this.WebApi, Utility: this.Utility };
@@ -235,6 +265,7 @@ export class XrmOfflineClient {
   /** Closes the local database (the data stays on the device). */
   close() {
     clearTimeout(this.uploadTimer);
+    this.hooks.close();
     this.sync?.close();
     if (this.onBrowserNetwork) {
       globalThis.removeEventListener("online", this.onBrowserNetwork);
@@ -325,5 +356,8 @@ export async function open(options) {
   const client = new XrmOfflineClient({ options, online, store, session, profile: info, offlineReady });
   if (!who) client.network.set(false);
   client.sync = new Sync(client, options);
+  client.sync.on("leader", () => client.hooks.kick());
+  // Entries left by an earlier session run once their handlers are registered (or now, if they are).
+  client.hooks.kick();
   return client;
 }

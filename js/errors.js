@@ -8,6 +8,8 @@ export const CODES = {
   TableNotAvailableOffline: 0x80a00001,
   NetworkUnavailable: 0x80a00007,
   ServerError: 0x80a00008,
+  HookRejected: 0x80040265,
+  HookDepthExceeded: 0x80044182,
 };
 
 /** An Error with `errorCode` and `errorName`. */

@@ -112,6 +112,8 @@ export class Sync {
       this.emit("state", this.client.stateName());
       try {
         const report = await this.engine.run();
+        // Online-only work runs after the upload, in the same pass (and under the same lock).
+        report.online = await this.runOnline();
         if (report.firstSyncComplete && !this.client.offlineReady) this.client.offlineReady = true;
         this.channel?.postMessage({ type: "changed", firstSyncComplete: report.firstSyncComplete });
         if (report.retryAfterMs !== undefined) {
@@ -139,11 +141,22 @@ export class Sync {
     if (!this.client.network.available()) return null;
     return this.exclusive(async () => {
       const report = await this.engine.upload();
+      report.online = await this.runOnline();
       this.channel?.postMessage({ type: "changed" });
       if (report.retryAfterMs !== undefined && this.isLeader) this.schedule(this.retryDelay(report.retryAfterMs));
       this.emit("state", this.client.stateName());
       return report;
     });
+  }
+
+  /** The online-work queue (client.hooks), after an upload; its failures are reported by the hooks' events. */
+  async runOnline() {
+    try {
+      return await this.client.hooks.runOnline();
+    } catch (e) {
+      this.client.hooks.emit("error", { kind: "online", error: e });
+      return { ran: 0, failed: 0, waiting: "error" };
+    }
   }
 
   retryDelay(retryAfterMs) {
@@ -161,7 +174,8 @@ export class Sync {
   /** Per table rows, last sync and pending uploads; overall state; errors. */
   async status() {
     const s = await this.engine.status();
-    return { ...s, state: this.client.stateName(s), syncing: this.running, networkAvailable: this.client.network.available(), leader: this.isLeader };
+    const hooks = await this.client.hooks.status();
+    return { ...s, state: this.client.stateName(s), syncing: this.running, networkAvailable: this.client.network.available(), leader: this.isLeader, hooks };
   }
 
   errors() {

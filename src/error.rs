@@ -39,6 +39,10 @@ pub enum ErrorCode {
     NetworkUnavailable,
     /// `0x80A00008` the server answered with an error that carries no Dataverse code (a 5xx page, a proxy error).
     ServerError,
+    /// `0x80040265` a pre hook rejected the write (Dataverse's code for a plug-in that cancels an operation).
+    HookRejected,
+    /// `0x80044182` hooks nested too deep (Dataverse's code for a workflow chain stopped as an infinite loop).
+    HookDepthExceeded,
 }
 
 impl ErrorCode {
@@ -60,6 +64,8 @@ impl ErrorCode {
             ErrorCode::StorageError => 0x80A0_0006,
             ErrorCode::NetworkUnavailable => 0x80A0_0007,
             ErrorCode::ServerError => 0x80A0_0008,
+            ErrorCode::HookRejected => 0x8004_0265,
+            ErrorCode::HookDepthExceeded => 0x8004_4182,
         }
     }
 
@@ -81,6 +87,8 @@ impl ErrorCode {
             ErrorCode::StorageError => "StorageError",
             ErrorCode::NetworkUnavailable => "NetworkUnavailable",
             ErrorCode::ServerError => "ServerError",
+            ErrorCode::HookRejected => "HookRejected",
+            ErrorCode::HookDepthExceeded => "HookDepthExceeded",
         }
     }
 

@@ -7,6 +7,7 @@
 
 pub mod dates;
 pub mod error;
+pub mod hooks;
 pub mod profile;
 pub mod query;
 pub mod schema;

@@ -6,12 +6,14 @@
 //!
 //! - [`Engine`]: queries over rows held by the caller (no storage).
 //! - `loadProfile`, `lintProfile`: profiles for the client and for authors (`profile.rs`).
+//! - `hooks*` functions: the offline workflow hook rules for `js/hooks.js` (`hooks/`).
 //! - [`OfflineStore`]: the IndexedDB offline store behind `Xrm.WebApi.offline` (`store/`).
 
 mod context;
 mod convert;
 mod engine;
 mod error;
+mod hooks;
 mod profile;
 mod store;
 mod sync;

@@ -18,9 +18,10 @@ use wasm_bindgen::prelude::*;
 use super::convert::{self, from_js, object};
 use super::error::{bad_argument, to_js as err_js};
 use crate::error::{Error, ErrorCode};
+use crate::hooks::{self, HookEntry};
 use crate::query::{EvalContext, Row};
 use crate::schema::Schema;
-use crate::store::layout::{self, table_store, Layout, META, OUTBOX};
+use crate::store::layout::{self, table_store, Layout, HOOK_QUEUE, META, OUTBOX};
 use crate::store::write::{prepare_create, prepare_update};
 
 /// Options of [`OfflineStore::open`].
@@ -115,6 +116,28 @@ pub(crate) fn stores(names: &[&str]) -> Array {
     names.iter().map(|n| JsValue::from_str(n)).collect()
 }
 
+/// The post-hook entries a write queues (`post_hooks` are the names of the post hooks registered for it), as
+/// `add` ops on the hook queue, so they commit in the write's own transaction.
+#[allow(clippy::too_many_arguments)]
+fn hook_ops(
+    post_hooks: &[String],
+    table: &str,
+    message: &str,
+    id: &str,
+    record: Value,
+    previous: Value,
+    depth: u32,
+) -> Result<Vec<JsValue>, JsValue> {
+    let now = js_sys::Date::now();
+    post_hooks
+        .iter()
+        .map(|name| {
+            let e = hooks::post_entry(name, table, message, id, record.clone(), previous.clone(), depth, now);
+            Ok(op("add", HOOK_QUEUE, &convert::to_js(&e)?))
+        })
+        .collect()
+}
+
 fn record_ref(table: &str, id: &str) -> JsValue {
     object(&[("entityType", JsValue::from_str(table)), ("id", JsValue::from_str(id))])
 }
@@ -173,10 +196,20 @@ impl OfflineStore {
         self.inner.tables.contains(table)
     }
 
-    /// Creates a row offline; the row and its outbox entry commit together. Resolves `{ entityType, id }`.
+    /// Creates a row offline; the row, its outbox entry and an entry per post hook in `post_hooks` (names) commit
+    /// together. `depth` is how deep in a chain of hook-made writes this one is (0: the user's). Resolves
+    /// `{ entityType, id }`.
     #[wasm_bindgen(js_name = createRecord)]
-    pub async fn create_record(&self, table: String, record: JsValue) -> Result<JsValue, JsValue> {
+    pub async fn create_record(
+        &self,
+        table: String,
+        record: JsValue,
+        post_hooks: Option<Vec<String>>,
+        depth: Option<u32>,
+    ) -> Result<JsValue, JsValue> {
         let inner = self.inner.clone();
+        let depth = depth.unwrap_or(0);
+        hooks::check_depth(depth, "createRecord").map_err(js_err)?;
         inner.require_offline(&table)?;
         let record = from_js("record", record)?;
         let tables = inner.tables.clone();
@@ -186,19 +219,40 @@ impl OfflineStore {
         let row = convert::to_js(&w.row)?;
         let entry = outbox_entry(&table, &w.id, "create", &w.changes, None)?;
         let ops: Array = [op("add", &store, &row), op("add", OUTBOX, &entry)].into_iter().collect();
-        idb::write(&inner.db, stores(&[&store, OUTBOX]), ops).await.map_err(|e| idb_err("createRecord", e))?;
+        let post_hooks = post_hooks.unwrap_or_default();
+        let mut names = vec![store.as_str(), OUTBOX];
+        if !post_hooks.is_empty() {
+            let row = Value::Object(w.row.clone());
+            for o in hook_ops(&post_hooks, &table, "Create", &w.id, row, Value::Null, depth)? {
+                ops.push(&o);
+            }
+            names.push(HOOK_QUEUE);
+        }
+        idb::write(&inner.db, stores(&names), ops).await.map_err(|e| idb_err("createRecord", e))?;
         Ok(record_ref(&table, &w.id))
     }
 
-    /// Updates a row offline (it must exist locally); only changed columns are queued. Resolves `{ entityType, id }`.
+    /// Updates a row offline (it must exist locally); only changed columns are queued, with an entry per post hook
+    /// in `post_hooks` when something changed (same transaction). Resolves `{ entityType, id }`.
     #[wasm_bindgen(js_name = updateRecord)]
-    pub async fn update_record(&self, table: String, id: String, record: JsValue) -> Result<JsValue, JsValue> {
+    pub async fn update_record(
+        &self,
+        table: String,
+        id: String,
+        record: JsValue,
+        post_hooks: Option<Vec<String>>,
+        depth: Option<u32>,
+    ) -> Result<JsValue, JsValue> {
         let inner = self.inner.clone();
+        let depth = depth.unwrap_or(0);
+        hooks::check_depth(depth, "updateRecord").map_err(js_err)?;
         inner.require_offline(&table)?;
         let key = normalize_id(&id)?;
         let record = from_js("record", record)?;
         let (inner2, table2) = (inner.clone(), table.clone());
-        modify_row(&inner, &table, &key, "updateRecord", move |existing| {
+        let post_hooks = post_hooks.unwrap_or_default();
+        let with_hooks = !post_hooks.is_empty();
+        modify_row(&inner, &table, &key, "updateRecord", with_hooks, move |existing| {
             let tables = &inner2.tables;
             let w =
                 prepare_update(&inner2.schema, &table2, &existing, &record, &|t| tables.contains(t)).map_err(js_err)?;
@@ -207,6 +261,10 @@ impl OfflineStore {
                 ops.push(&op("put", &table_store(&table2), &convert::to_js(&w.row)?));
                 let entry = outbox_entry(&table2, &w.id, "update", &w.changes, existing.get("@odata.etag"))?;
                 ops.push(&op("add", OUTBOX, &entry));
+                let (row, before) = (Value::Object(w.row.clone()), Value::Object(existing.clone()));
+                for o in hook_ops(&post_hooks, &table2, "Update", &w.id, row, before, depth)? {
+                    ops.push(&o);
+                }
             }
             Ok(ops)
         })
@@ -214,18 +272,34 @@ impl OfflineStore {
         Ok(record_ref(&table, &key))
     }
 
-    /// Deletes a row offline (it must exist locally) and queues the delete. Resolves `{ entityType, id }`.
+    /// Deletes a row offline (it must exist locally) and queues the delete, with an entry per post hook in
+    /// `post_hooks` (same transaction). Resolves `{ entityType, id }`.
     #[wasm_bindgen(js_name = deleteRecord)]
-    pub async fn delete_record(&self, table: String, id: String) -> Result<JsValue, JsValue> {
+    pub async fn delete_record(
+        &self,
+        table: String,
+        id: String,
+        post_hooks: Option<Vec<String>>,
+        depth: Option<u32>,
+    ) -> Result<JsValue, JsValue> {
         let inner = self.inner.clone();
+        let depth = depth.unwrap_or(0);
+        hooks::check_depth(depth, "deleteRecord").map_err(js_err)?;
         inner.require_offline(&table)?;
         let key = normalize_id(&id)?;
         let (table2, key2) = (table.clone(), key.clone());
-        modify_row(&inner, &table, &key, "deleteRecord", move |existing| {
+        let post_hooks = post_hooks.unwrap_or_default();
+        let with_hooks = !post_hooks.is_empty();
+        modify_row(&inner, &table, &key, "deleteRecord", with_hooks, move |existing| {
             let entry = outbox_entry(&table2, &key2, "delete", &Row::new(), existing.get("@odata.etag"))?;
-            Ok([op("delete", &table_store(&table2), &JsValue::from_str(&key2)), op("add", OUTBOX, &entry)]
-                .into_iter()
-                .collect())
+            let ops: Array =
+                [op("delete", &table_store(&table2), &JsValue::from_str(&key2)), op("add", OUTBOX, &entry)]
+                    .into_iter()
+                    .collect();
+            for o in hook_ops(&post_hooks, &table2, "Delete", &key2, Value::Null, Value::Object(existing), depth)? {
+                ops.push(&o);
+            }
+            Ok(ops)
         })
         .await?;
         Ok(record_ref(&table, &key))
@@ -318,6 +392,62 @@ impl OfflineStore {
         Ok(js_sys::Reflect::get(&entry, &"value".into()).unwrap_or(JsValue::UNDEFINED))
     }
 
+    /// Every entry of the hook queue (post hooks and online work, dead ones included), in queue order.
+    #[wasm_bindgen(js_name = hookQueue)]
+    pub async fn hook_queue(&self) -> Result<JsValue, JsValue> {
+        idb::get_all(&self.inner.db, HOOK_QUEUE, None, JsValue::UNDEFINED, None)
+            .await
+            .map_err(|e| idb_err("hookQueue", e))
+    }
+
+    /// One hook-queue entry by `seq`, or undefined.
+    #[wasm_bindgen(js_name = hookEntry)]
+    pub async fn hook_entry(&self, seq: f64) -> Result<JsValue, JsValue> {
+        idb::get(&self.inner.db, HOOK_QUEUE, &JsValue::from_f64(seq)).await.map_err(|e| idb_err("hookEntry", e))
+    }
+
+    /// Stores a hook-queue entry back (after a failed run, a retry), checked against the entry model.
+    #[wasm_bindgen(js_name = putHookEntry)]
+    pub async fn put_hook_entry(&self, entry: JsValue) -> Result<(), JsValue> {
+        let e: HookEntry = serde_wasm_bindgen::from_value(entry).map_err(|e| bad_argument("hook entry", e))?;
+        if e.seq.is_none() {
+            return Err(bad_argument("hook entry", "has no seq (entries are queued by the writes and enqueueOnline)"));
+        }
+        let ops: Array = [op("put", HOOK_QUEUE, &convert::to_js(&e)?)].into_iter().collect();
+        idb::write(&self.inner.db, stores(&[HOOK_QUEUE]), ops).await.map_err(|e| idb_err("putHookEntry", e))?;
+        Ok(())
+    }
+
+    /// Removes a hook-queue entry (it ran, or was discarded).
+    #[wasm_bindgen(js_name = deleteHookEntry)]
+    pub async fn delete_hook_entry(&self, seq: f64) -> Result<(), JsValue> {
+        let ops: Array = [op("delete", HOOK_QUEUE, &JsValue::from_f64(seq))].into_iter().collect();
+        idb::write(&self.inner.db, stores(&[HOOK_QUEUE]), ops).await.map_err(|e| idb_err("deleteHookEntry", e))?;
+        Ok(())
+    }
+
+    /// Queues online-only work `request` (`{method, path, body?, headers?}`, named `name`) behind every change in
+    /// the outbox now: it runs once they have all been uploaded. Resolves with the entry's `seq`.
+    #[wasm_bindgen(js_name = enqueueOnline)]
+    pub async fn enqueue_online(&self, name: String, request: JsValue) -> Result<f64, JsValue> {
+        let request = from_js("request", request)?;
+        let after = self.max_outbox_seq().await?.unwrap_or(0.0) as u64;
+        let e = hooks::online_entry(&name, request, after, js_sys::Date::now());
+        let ops: Array = [op("add", HOOK_QUEUE, &convert::to_js(&e)?)].into_iter().collect();
+        let keys =
+            idb::write(&self.inner.db, stores(&[HOOK_QUEUE]), ops).await.map_err(|e| idb_err("enqueueOnline", e))?;
+        Ok(Array::from(&keys).get(0).as_f64().unwrap_or(0.0))
+    }
+
+    /// The smallest `seq` left in the outbox (undefined when it is empty).
+    #[wasm_bindgen(js_name = minOutboxSeq)]
+    pub async fn min_outbox_seq(&self) -> Result<Option<f64>, JsValue> {
+        let first = idb::get_all(&self.inner.db, OUTBOX, None, JsValue::UNDEFINED, Some(1))
+            .await
+            .map_err(|e| idb_err("outbox", e))?;
+        Ok(seq_of(&Array::from(&first).get(0)))
+    }
+
     /// Closes the connection (the database stays).
     pub fn close(&self) {
         idb::close_database(&self.inner.db);
@@ -349,11 +479,16 @@ async fn modify_row(
     table: &str,
     key: &str,
     what: &str,
+    with_hooks: bool,
     mut decide: impl FnMut(Row) -> Result<Array, JsValue> + 'static,
 ) -> Result<(), JsValue> {
     let (table2, key2) = (table.to_string(), key.to_string());
     let store = table_store(table);
-    modify_row_in(inner, &[&store, OUTBOX], table, key, what, move |existing| match existing {
+    let mut names = vec![store.as_str(), OUTBOX];
+    if with_hooks {
+        names.push(HOOK_QUEUE);
+    }
+    modify_row_in(inner, &names, table, key, what, move |existing| match existing {
         Some(row) => decide(row),
         None => Err(not_found(&table2, &key2)),
     })
@@ -399,6 +534,22 @@ pub(crate) async fn modify_row_in(
     drop(modify);
     // A failure raised by `decide` (typed) wins over the transaction's abort error it caused.
     result.map(|_| ()).map_err(|e| failure.borrow_mut().take().unwrap_or_else(|| idb_err(what, e)))
+}
+
+impl OfflineStore {
+    async fn max_outbox_seq(&self) -> Result<Option<f64>, JsValue> {
+        let all = idb::get_all(&self.inner.db, OUTBOX, None, JsValue::UNDEFINED, None)
+            .await
+            .map_err(|e| idb_err("outbox", e))?;
+        Ok(Array::from(&all).iter().filter_map(|e| seq_of(&e)).reduce(f64::max))
+    }
+}
+
+fn seq_of(entry: &JsValue) -> Option<f64> {
+    if entry.is_undefined() {
+        return None;
+    }
+    js_sys::Reflect::get(entry, &"seq".into()).ok().and_then(|s| s.as_f64())
 }
 
 fn normalize_id(id: &str) -> Result<String, JsValue> {
