@@ -62,6 +62,8 @@ export interface XrmOfflineError extends Error {
   status?: number;
   /** For 429 and 503: the server's Retry-After, in seconds. */
   retryAfter?: number;
+  /** For "HookRejected" (errorCode 0x80040265): the pre hook that rejected the write. */
+  hookName?: string;
 }
 
 /** A row in the Web API shape: columns by logical name, lookups as `_x_value` with annotations. */
@@ -108,13 +110,25 @@ export interface RequestMetadata {
 /** A request object for execute / executeMultiple. */
 export interface ExecuteRequest {
   getMetadata(): RequestMetadata;
+  /** Reject at once when offline instead of queueing (same as the `failFast` option of execute). */
+  failFast?: boolean;
   [parameter: string]: any;
+}
+
+/** Options of `WebApi.online.execute` (an extension of Xrm's). */
+export interface ExecuteOptions {
+  /** Without the network, reject with NetworkUnavailable instead of queueing the request as online-only work. */
+  failFast?: boolean;
 }
 
 /** Xrm.WebApi.online: the server. */
 export interface OnlineWebApi extends Omit<OfflineWebApi, "isAvailableOffline"> {
-  /** Runs an action, a function or a CRUD request; resolves with the fetch Response. */
-  execute(request: ExecuteRequest): Promise<Response>;
+  /**
+   * Runs an action, a function or a CRUD request; resolves with the fetch Response. Without the network the request
+   * is queued as online-only work (docs/HOOKS.md) and the Response is a 202 whose JSON body is
+   * `{ queued: true, id, name }`, unless `failFast` asks to reject with NetworkUnavailable instead.
+   */
+  execute(request: ExecuteRequest, options?: ExecuteOptions): Promise<Response>;
   /** Runs requests in one $batch; a nested array is a change set (all or nothing). At most 1000 requests. */
   executeMultiple(requests: (ExecuteRequest | ExecuteRequest[])[]): Promise<Response[]>;
 }
@@ -205,6 +219,17 @@ export interface SyncReport {
   /** Set when the pass stopped on a transient failure; the schedule retries with backoff. */
   retryAfterMs?: number;
   stopped?: string;
+  /** The online-only work the pass ran after its upload. */
+  online?: OnlineRunReport;
+}
+
+/** What a sync pass did with the online-only work queue. */
+export interface OnlineRunReport {
+  ran: number;
+  /** Runs that failed (retried later, or dead-lettered). */
+  failed: number;
+  /** Why work is left: the network, uploads queued before it, a retry delay; null when the queue is empty. */
+  waiting: null | "network" | "waitingForUploads" | "waitingForRetry" | "error";
 }
 
 /** The overall sync state, as the Microsoft client's status icon shows it. */
@@ -221,6 +246,143 @@ export interface SyncStatus {
   networkAvailable: boolean;
   /** Whether this tab schedules the passes (one tab per database holds the Web Lock). */
   leader: boolean;
+  /** The hook queues (`client.hooks.status()`). */
+  hooks: HookStatus;
+}
+
+/** The messages hooks are registered for. */
+export type HookMessage = "Create" | "Update" | "Delete";
+
+/** What a pre hook receives. */
+export interface PreHookContext {
+  hookName: string;
+  table: string;
+  message: HookMessage;
+  /** The row's id (Update, Delete; on Create only when the data carries the primary id). */
+  id: string | undefined;
+  /** A copy of the data being written (undefined on Delete). Change it in place, or return a replacement object. */
+  target: Entity | undefined;
+  /** How deep in a chain of hook-made writes the write is (0: the app's own write). */
+  depth: number;
+  /** The offline API whose writes count as this hook's (one level deeper). */
+  WebApi: OfflineWebApi;
+  /** The row as stored now (Update and Delete). */
+  getPreImage(): Promise<Entity>;
+}
+
+/** What a post hook receives. */
+export interface PostHookContext {
+  hookName: string;
+  table: string;
+  message: HookMessage;
+  id: string;
+  /** The row as committed, in the stored shape (lookups as `_x_value`); null after a Delete. */
+  record: Entity | null;
+  /** The row before the write; null after a Create. */
+  previous: Entity | null;
+  depth: number;
+  /** 1 on the first run, 2 on the first retry... */
+  attempt: number;
+  /** The queue entry's id. */
+  queueId: number;
+  /** The offline API whose writes count as this hook's (one level deeper, and hooked themselves). */
+  WebApi: OfflineWebApi;
+}
+
+/**
+ * A pre hook: throw (an Error whose message the caller receives) or return false to reject the write; return an
+ * object to replace the target, or change `context.target`.
+ */
+export interface PreHookRegistration {
+  table: string;
+  message: HookMessage;
+  stage: "pre";
+  handler: (context: PreHookContext) => void | false | Entity | Promise<void | false | Entity | undefined> | undefined;
+}
+
+/** A post hook: runs after the write committed, from a queue that survives reloads; a throw means retry later. */
+export interface PostHookRegistration {
+  table: string;
+  message: HookMessage;
+  stage: "post";
+  handler: (context: PostHookContext) => unknown;
+}
+
+/** A queue entry, as `hooks.failed()`, `hooks.queue()` and the events show it. */
+export interface HookQueueEntry {
+  id: number;
+  kind: "post" | "online";
+  state: "pending" | "dead";
+  /** The hook name (post) or the request's operation name (online). */
+  name: string;
+  attempts: number;
+  queuedOn: number;
+  nextAttemptAt?: number;
+  lastError?: { message: string; errorCode?: number; errorName?: string; status?: number };
+  /** Post: the table, message, row id and depth of the write. */
+  table?: string;
+  message?: HookMessage;
+  recordId?: string;
+  depth?: number;
+  /** Online: the request as it will be sent. */
+  request?: { method: string; path: string; body?: string; headers?: Record<string, string> };
+}
+
+/** A "result" event: a post hook ran (value: what the handler returned) or online work ran (status, parsed body). */
+export interface HookResultEvent extends HookQueueEntry {
+  value: unknown;
+  status?: number;
+}
+
+/**
+ * An "error" or "deadLetter" event: a run failed (`error` is what the handler threw, or the server's error); `dead`
+ * when the entry went to the dead-letter list. A failure of the queue itself (storage) has only `kind` and `error`.
+ */
+export interface HookErrorEvent extends Partial<HookQueueEntry> {
+  kind: "post" | "online";
+  error: unknown;
+  dead?: boolean;
+  retryInMs?: number;
+}
+
+/** `hooks.status()`: queue lengths and failures. */
+export interface HookStatus {
+  postQueued: number;
+  onlineQueued: number;
+  /** Entries in the dead-letter list. */
+  failed: number;
+  /** Pending entries that failed at least once and wait for their retry. */
+  retrying: number;
+  /** Post hooks with queued entries but no registered handler (they run once it is registered). */
+  waitingForHandler: string[];
+  /** Whether the post-hook queue is running in this tab now. */
+  running: boolean;
+  /** Whether this tab runs the queues (the sync leader, or any tab with autoSync off). */
+  runner: boolean;
+}
+
+/** `client.hooks`: offline workflow hooks (docs/HOOKS.md). */
+export interface HooksApi {
+  /** Registers (or replaces) the hook `name`; returns a function that unregisters it. */
+  register(name: string, registration: PreHookRegistration | PostHookRegistration): () => boolean;
+  /** Removes a registration (queued entries stay and wait for it). */
+  unregister(name: string): boolean;
+  registered(): { name: string; table: string; message: HookMessage; stage: "pre" | "post" }[];
+  /** Queues online-only work to run after the uploads queued before it, when the network is there. */
+  enqueueOnline(request: ExecuteRequest): Promise<{ id: number; name: string }>;
+  status(): Promise<HookStatus>;
+  /** Every queue entry, pending and dead, in queue order. */
+  queue(): Promise<HookQueueEntry[]>;
+  /** The dead-letter list. */
+  failed(): Promise<HookQueueEntry[]>;
+  /** Puts an entry back in the queue with fresh attempts. */
+  retry(id: number): Promise<void>;
+  /** Removes an entry without running it. */
+  discard(id: number): Promise<void>;
+  /** Resolves once the post hooks due now (and those they queue) have run. */
+  idle(): Promise<void>;
+  on(event: "result", fn: (e: HookResultEvent) => void): () => void;
+  on(event: "error" | "deadLetter", fn: (e: HookErrorEvent) => void): () => void;
 }
 
 /** A progress event: `{phase: "download" | "delta" | "upload" | "done", table?, tablesDone?, tablesTotal?, rows?, bytes?}`. */
@@ -275,6 +437,8 @@ export interface OpenOptions {
   autoSync?: boolean;
   /** Rows per page of sync downloads (default 1000). */
   syncPageSize?: number;
+  /** First retry delay of a failed hook run, doubling per attempt (default 1000 ms). */
+  hookRetryBaseMs?: number;
   /** The user to open offline when the device has never reached the server in this browser profile. */
   userId?: string;
   /** The user's team ids, for eq-userteams / eq-useroruserteams. */
@@ -308,6 +472,8 @@ export interface XrmOfflineClient {
   stateName(status?: SyncStatus): SyncState;
   /** Sync: now(), status(), errors(), retry(id), discard(id), events. */
   sync: SyncApi;
+  /** Offline workflow hooks: register(name, {table, message, stage, handler}), the queues, events. */
+  hooks: HooksApi;
   /** Closes the local database; the data stays. */
   close(): void;
   /** Deletes this user's database and remembered session from the device. */

@@ -2,7 +2,17 @@
 // Microsoft types that PCF and web-resource developers already use.
 /// <reference types="xrm" />
 /// <reference types="powerapps-component-framework" />
-import { XrmOffline, createEngine, lintProfile, type SyncErrorRecord, type SyncReport, type SyncStatus, type XrmOfflineError } from "xrm-offline";
+import {
+  XrmOffline,
+  createEngine,
+  lintProfile,
+  type HookQueueEntry,
+  type HookStatus,
+  type SyncErrorRecord,
+  type SyncReport,
+  type SyncStatus,
+  type XrmOfflineError,
+} from "xrm-offline";
 
 async function main(): Promise<void> {
   const client = await XrmOffline.open({
@@ -58,6 +68,46 @@ async function main(): Promise<void> {
     conflictPolicy: async (local, server) => ({ ...server, ...local.changes }),
   });
   void [pass.downloaded, status.state];
+
+  // Hooks: a pre hook that validates, a post hook that writes, online work that queues or fails fast.
+  const unregister = client.hooks.register("validateStatus", {
+    table: "msdyn_workorder",
+    message: "Update",
+    stage: "pre",
+    handler: async (ctx) => {
+      const before = await ctx.getPreImage();
+      if (ctx.target?.msdyn_systemstatus === 690970003 && !before.msdyn_workordersummary) throw new Error("add a completion note");
+    },
+  });
+  unregister();
+  client.hooks.register("createTask", {
+    table: "msdyn_workorder",
+    message: "Update",
+    stage: "post",
+    handler: async (ctx) => {
+      const prev: number | undefined = ctx.previous?.msdyn_systemstatus;
+      await ctx.WebApi.createRecord("msdyn_workorderservicetask", { msdyn_name: `after ${prev}` });
+    },
+  });
+  // @ts-expect-error the stage is "pre" or "post"
+  client.hooks.register("bad", { table: "account", message: "Create", stage: "after", handler: () => {} });
+  // @ts-expect-error the message is Create, Update or Delete
+  client.hooks.register("bad", { table: "account", message: "Upsert", stage: "pre", handler: () => {} });
+  const complete = {
+    WorkOrderId: "00000000-0000-0000-0000-000000000000",
+    getMetadata: () => ({ boundParameter: null, operationName: "msdyn_CompleteWorkOrder", operationType: 0 as const, parameterTypes: {} }),
+  };
+  const queuedRes: Response = await client.WebApi.online.execute(complete);
+  const fast: Response = await client.WebApi.online.execute(complete, { failFast: true });
+  const queued: { id: number; name: string } = await client.hooks.enqueueOnline(complete);
+  const hookStatus: HookStatus = await client.hooks.status();
+  const dead: HookQueueEntry[] = await client.hooks.failed();
+  if (dead[0]) await client.hooks.retry(dead[0].id);
+  client.hooks.on("deadLetter", (e) => void e.lastError?.message);
+  client.hooks.on("result", (e) => void e.value);
+  const queuedInStatus: number = status.hooks.onlineQueued;
+  const onlineRun = pass.online?.waiting;
+  void [queuedRes, fast, queued, hookStatus, queuedInStatus, onlineRun];
 
   const engine = await createEngine();
   const tables: string[] = engine.tables();
