@@ -54,14 +54,16 @@ fn code(e: &JsValue) -> f64 {
 async fn a_write_and_its_outbox_entry_commit_together_or_not_at_all() {
     let s = open(ORG, USER_A, &unique("atomic"), &["account", "contact"], "{}").await;
     let id = "a0000000-0000-0000-0000-00000000000a";
-    let r =
-        s.create_record("account".into(), js(&format!(r#"{{"accountid": "{id}", "name": "Contoso"}}"#))).await.unwrap();
+    let r = s
+        .create_record("account".into(), js(&format!(r#"{{"accountid": "{id}", "name": "Contoso"}}"#)), None, None)
+        .await
+        .unwrap();
     assert_eq!(get(&r, "id").as_string().as_deref(), Some(id));
     assert_eq!(outbox_len(&s).await, 1);
 
     // A duplicate id aborts the whole transaction: no second row, no second outbox entry.
     let dup = s
-        .create_record("account".into(), js(&format!(r#"{{"accountid": "{id}", "name": "Other"}}"#)))
+        .create_record("account".into(), js(&format!(r#"{{"accountid": "{id}", "name": "Other"}}"#)), None, None)
         .await
         .unwrap_err();
     assert_eq!(code(&dup), 0x8004_0237u32 as f64, "DuplicateRecord");
@@ -70,18 +72,26 @@ async fn a_write_and_its_outbox_entry_commit_together_or_not_at_all() {
 
     // Updating a row that is not there, or with a bad value, writes nothing.
     let missing = s
-        .update_record("account".into(), "a0000000-0000-0000-0000-0000000000ff".into(), js(r#"{"name": "x"}"#))
+        .update_record(
+            "account".into(),
+            "a0000000-0000-0000-0000-0000000000ff".into(),
+            js(r#"{"name": "x"}"#),
+            None,
+            None,
+        )
         .await
         .unwrap_err();
     assert_eq!(code(&missing), 0x8004_0217u32 as f64, "RecordNotFound");
-    let bad = s.update_record("account".into(), id.into(), js(r#"{"name": 42}"#)).await.unwrap_err();
+    let bad = s.update_record("account".into(), id.into(), js(r#"{"name": 42}"#), None, None).await.unwrap_err();
     assert_eq!(code(&bad), 0x8004_0203u32 as f64, "InvalidArgument");
     assert_eq!(outbox_len(&s).await, 1);
     assert_eq!(names(&s, "account").await, vec!["Contoso"]);
 
     // A real update and a delete each add exactly one entry, in order.
-    s.update_record("account".into(), id.into(), js(r#"{"name": "Contoso Ltd", "telephone1": "555"}"#)).await.unwrap();
-    s.delete_record("account".into(), id.into()).await.unwrap();
+    s.update_record("account".into(), id.into(), js(r#"{"name": "Contoso Ltd", "telephone1": "555"}"#), None, None)
+        .await
+        .unwrap();
+    s.delete_record("account".into(), id.into(), None, None).await.unwrap();
     let entries: js_sys::Array = s.outbox().await.unwrap().dyn_into().unwrap();
     let actions: Vec<String> = entries.iter().map(|e| get(&e, "action").as_string().unwrap()).collect();
     assert_eq!(actions, vec!["create", "update", "delete"]);
@@ -96,7 +106,7 @@ async fn a_write_and_its_outbox_entry_commit_together_or_not_at_all() {
 async fn an_upgrade_adds_stores_and_indexes_and_keeps_rows() {
     let profile = unique("upgrade");
     let s = open(ORG, USER_A, &profile, &["account"], "{}").await;
-    s.create_record("account".into(), js(r#"{"name": "Kept"}"#)).await.unwrap();
+    s.create_record("account".into(), js(r#"{"name": "Kept"}"#), None, None).await.unwrap();
     let before = s.describe();
     assert!(get(&before, "t:contact").is_undefined());
     s.close();
@@ -121,8 +131,8 @@ async fn two_users_and_two_orgs_never_share_rows() {
     let b = open(ORG, USER_B, &profile, &["account"], "{}").await;
     let other_org = open("https://other.example.test", USER_A, &profile, &["account"], "{}").await;
     assert_ne!(a.name(), b.name());
-    a.create_record("account".into(), js(r#"{"name": "Only A"}"#)).await.unwrap();
-    b.create_record("account".into(), js(r#"{"name": "Only B"}"#)).await.unwrap();
+    a.create_record("account".into(), js(r#"{"name": "Only A"}"#), None, None).await.unwrap();
+    b.create_record("account".into(), js(r#"{"name": "Only B"}"#), None, None).await.unwrap();
     assert_eq!(names(&a, "account").await, vec!["Only A"]);
     assert_eq!(names(&b, "account").await, vec!["Only B"]);
     assert!(names(&other_org, "account").await.is_empty());
@@ -136,7 +146,7 @@ async fn tables_outside_the_profile_are_refused() {
     let s = open(ORG, USER_A, &unique("scope"), &["account"], "{}").await;
     assert!(s.is_available_offline("account"));
     assert!(!s.is_available_offline("contact"));
-    let e = s.create_record("contact".into(), js(r#"{"fullname": "x"}"#)).await.unwrap_err();
+    let e = s.create_record("contact".into(), js(r#"{"fullname": "x"}"#), None, None).await.unwrap_err();
     assert_eq!(code(&e), 0x80A0_0001u32 as f64, "TableNotAvailableOffline");
     let e = s.retrieve_multiple_records("contact".into(), None, None).await.unwrap_err();
     assert_eq!(code(&e), 0x80A0_0001u32 as f64);
