@@ -531,7 +531,7 @@ test("work that must not wait fails fast offline and queues nothing; online it r
   await d.page.context().close();
 });
 
-test("registrations are checked and the types of handlers' inputs are plain data", async () => {
+test("registrations are checked: message, stage, handler, offline table, event names; unregister", async () => {
   const d = await device();
   const r = ok(
     await d.run(async (client) => {
@@ -560,4 +560,48 @@ test("registrations are checked and the types of handlers' inputs are plain data
   assert.equal(r.now, 0);
   assert.equal(r.unregisterMissing, false);
   await d.page.context().close();
+});
+
+test("two tabs: the sync leader runs the post hooks written in either tab, once", async () => {
+  const context = await browser.newContext();
+  const open = async (tab) => {
+    const page = await context.newPage();
+    await page.goto(`${statics.url}/tests/js/fixtures/blank.html`);
+    ok(
+      await inPage(page, async (mod, { url, tab }) => {
+        const client = await mod.XrmOffline.open({ serverUrl: url, getAccessToken: () => "tech1-token" });
+        globalThis.__client = client;
+        globalThis.__ran = [];
+        client.hooks.register("countTasks", {
+          table: "msdyn_workorderservicetask",
+          message: "Create",
+          stage: "post",
+          handler: async (ctx) => {
+            globalThis.__ran.push(`${tab}:${ctx.record.msdyn_name}`);
+          },
+        });
+        return true;
+      }, { url: server.url, tab }),
+    );
+    return page;
+  };
+  const a = await open("a");
+  await a.waitForFunction(() => globalThis.__client.sync.isLeader, null, { timeout: 10000 });
+  const b = await open("b");
+  await b.evaluate(async () => {
+    await globalThis.__client.WebApi.offline.createRecord("msdyn_workorderservicetask", { msdyn_name: "Written in b" });
+    await globalThis.__client.hooks.idle();
+  });
+  await a.evaluate(async () => {
+    await globalThis.__client.WebApi.offline.createRecord("msdyn_workorderservicetask", { msdyn_name: "Written in a" });
+  });
+  await a.waitForFunction(() => globalThis.__ran.length >= 2, null, { timeout: 10000 });
+  const ranA = await a.evaluate(() => globalThis.__ran);
+  const ranB = await b.evaluate(() => globalThis.__ran);
+  const statusB = await b.evaluate(() => globalThis.__client.hooks.status());
+  assert.deepEqual([...ranA].sort(), ["a:Written in a", "a:Written in b"]);
+  assert.deepEqual(ranB, [], "the other tab runs no hooks");
+  assert.equal(statusB.runner, false);
+  assert.equal(statusB.postQueued, 0, "the entries are shared (one database) and done");
+  await context.close();
 });
