@@ -129,7 +129,8 @@ export class Hooks {
     const pre = this.index.get(`${table}|${message}|pre`);
     let target = message === "Delete" ? undefined : data;
     if (pre) {
-      if (target !== undefined) target = { ...target };
+      // A copy, so the caller's object is never changed (anything but a plain object is left for validation).
+      if (target && typeof target === "object" && !Array.isArray(target)) target = { ...target };
       for (const h of pre) {
         const ctx = {
           hookName: h.name,
