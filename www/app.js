@@ -88,6 +88,8 @@ function lookup(table, column, nav, target, targetSet, value) {
 }
 
 async function openClient() {
+  // Let a running pass finish before the database is closed under it.
+  for (let i = 0; client?.sync?.running && i < 100; i++) await new Promise((r) => setTimeout(r, 100));
   client?.close();
   client = await XrmOffline.open({
     serverUrl: location.origin,
@@ -181,7 +183,7 @@ function onProgress(e) {
       });
     }
   }
-  if (e.phase === "upload" && e.total) notice(`Uploading your changes: ${e.done ?? 0} of ${e.total}…`, { progress: (e.done ?? 0) / e.total, sticky: true });
+  if (e.phase === "upload" && e.total >= 10) notice(`Uploading your changes: ${e.done ?? 0} of ${e.total}…`, { progress: (e.done ?? 0) / e.total });
 }
 
 function onComplete(report) {
@@ -652,7 +654,7 @@ async function statusView() {
       ${errors.length === 0 ? html`<p class="muted" id="st-errors-none">No sync errors.</p>` : ""}
       <ul class="errors" id="st-errors">${errors.map(
         (e) => html`<li class="sync-error" data-id="${e.syncerrorid}" data-type="${e.errortype}">
-          <div><strong>${ERROR_TYPE[e.errortype] ?? "Error"}</strong> · ${e.action} ${label(e.regardingobjectid?.table)} <span class="muted">${fmtDateTime(e.errortime)}</span></div>
+          <div><strong>${ERROR_TYPE[e.errortype] ?? "Error"}</strong> · ${e.action} · ${label(e.regardingobjectid?.table)} <span class="muted">${fmtDateTime(e.errortime)}</span></div>
           <p class="msg">${e.errormessage}</p>
           <p class="muted small">${e.name}${e.regardingobjectid?.table === "msdyn_workorder" ? html` · <a href="#/wo/${e.regardingobjectid.id}">open the work order</a>` : ""}</p>
           <div class="actions"><button type="button" class="button retry" data-id="${e.syncerrorid}">Retry</button><button type="button" class="button discard" data-id="${e.syncerrorid}">Discard</button></div>

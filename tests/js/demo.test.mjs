@@ -45,6 +45,7 @@ async function myWorkOrders() {
 async function shot(page, name, { fullPage = true } = {}) {
   for (const [size, viewport] of [["phone", PHONE], ["desktop", DESKTOP]]) {
     await page.setViewportSize(viewport);
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.waitForTimeout(80);
     await page.screenshot({ path: join(SHOTS, `${name}-${size}.png`), fullPage, animations: "disabled" });
   }
@@ -198,7 +199,8 @@ test("a technician's day: first sync, offline edits and completion, reload offli
   await go(page, "#/status");
   await page.locator(".sync-error", { hasText: "completion note" }).waitFor({ timeout: 10000 });
   assert.equal(await page.textContent("#st-pending"), "0");
-  assert.match(await page.textContent("#sync-state-text"), /Sync error/);
+  await page.waitForFunction(() => document.body.dataset.syncState === "error");
+  assert.match(await page.textContent("#sync-state-text"), /Sync error \(1\)/);
   await shot(page, "07-offline-status-rejected");
   await page.locator(".sync-error", { hasText: "completion note" }).getByRole("button", { name: "Discard" }).click();
   await page.locator("#st-errors-none").waitFor();
@@ -206,7 +208,9 @@ test("a technician's day: first sync, offline edits and completion, reload offli
   // Conflicts recorded as sync errors: Settings -> server wins.
   await page.getByLabel(/Server wins/).check();
   await page.getByRole("button", { name: "Apply" }).click();
-  await page.locator("#view dd", { hasText: "server wins" }).waitFor();
+  await page.locator("#view dd", { hasText: "server wins" }).waitFor().catch(async (e) => {
+    throw new Error(`${e.message}\n${await page.textContent("#view")}\n${errors.join("\n")}`);
+  });
   await page.waitForFunction(() => window.__demo.client && document.body.dataset.firstSync === "done");
   await workOffline(page, true);
   await go(page, `#/wo/${woB}`);
