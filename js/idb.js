@@ -133,6 +133,60 @@ export async function getAllIn(db, store, index, keys) {
   return parts.flat().filter((r) => r !== undefined);
 }
 
+/**
+ * Rows of `store` through `index` within `range`, as JSON text (one string crosses into wasm, where it is parsed at
+ * native speed, instead of an object graph read key by key). Ascending index order; at most `count` rows; rows
+ * whose index key equals `range.lower` and whose primary key is in `skipKeys` are left out (how a batched scan
+ * resumes after rows it already read with the same index key).
+ */
+export async function getAllJson(db, store, index, range, count, skipKeys) {
+  const s = db.transaction(store, "readonly").objectStore(store);
+  const source = index ? s.index(index) : s;
+  let rows = await request(source.getAll(toRange(range), count));
+  if (skipKeys && skipKeys.length && index) {
+    const skip = new Set(skipKeys);
+    const keyPath = s.keyPath;
+    const indexPath = source.keyPath;
+    rows = rows.filter((r) => !(r[indexPath] === range.lower && skip.has(r[keyPath])));
+  }
+  return JSON.stringify(rows);
+}
+
+/**
+ * Rows of `store` through `index` in DESCENDING index order within `range`, resuming strictly after
+ * `{key, primaryKey}` when given, at most `count` rows, as JSON text.
+ */
+export function getAllJsonDesc(db, store, index, range, count, after) {
+  return new Promise((resolve, reject) => {
+    const s = db.transaction(store, "readonly").objectStore(store);
+    const req = s.index(index).openCursor(toRange(range), "prev");
+    const rows = [];
+    let resumed = !after;
+    req.onerror = () => reject(req.error);
+    req.onsuccess = () => {
+      const c = req.result;
+      if (!c) return resolve(JSON.stringify(rows));
+      if (!resumed) {
+        // Descending order: rows "before" `after` have a greater (key, primaryKey). Jump to it, step over it once.
+        const cmp = indexedDB.cmp(c.key, after.key);
+        const pk = cmp === 0 ? indexedDB.cmp(c.primaryKey, after.primaryKey) : 0;
+        if (cmp > 0 || pk > 0) {
+          c.continuePrimaryKey(after.key, after.primaryKey);
+          return;
+        }
+        resumed = true;
+        if (cmp === 0 && pk === 0) {
+          c.continue();
+          return;
+        }
+      }
+      rows.push(c.value);
+      if (rows.length >= count) return resolve(JSON.stringify(rows));
+      c.continue();
+    };
+  });
+}
+
 /** Number of rows in a store. */
 export function count(db, store) {
   return request(db.transaction(store, "readonly").objectStore(store).count());

@@ -142,3 +142,85 @@ async fn tables_outside_the_profile_are_refused() {
     assert_eq!(code(&e), 0x80A0_0001u32 as f64);
     s.delete_database().await.unwrap();
 }
+
+/// Deterministic pseudo-random numbers for the differential test.
+fn lcg(seed: &mut u64) -> u64 {
+    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *seed >> 33
+}
+
+#[wasm_bindgen_test]
+async fn every_access_path_returns_what_the_evaluator_returns() {
+    // Index columns: a date, an option set and a whole number; rows with nulls and many ties.
+    let s = open(
+        ORG,
+        USER_A,
+        &unique("access"),
+        &["msdyn_workorder"],
+        r#"{"msdyn_workorder": ["msdyn_timefrompromised", "msdyn_systemstatus", "msdyn_totalestimatedduration"]}"#,
+    )
+    .await;
+    let mut seed = 42u64;
+    let mut rows = Vec::new();
+    for i in 0..400u64 {
+        let day = lcg(&mut seed) % 20;
+        let hour = lcg(&mut seed) % 3 * 4;
+        let date = if lcg(&mut seed).is_multiple_of(7) {
+            serde_json::Value::Null
+        } else {
+            serde_json::json!(format!("2026-11-{:02}T{:02}:00:00Z", 1 + day, hour))
+        };
+        let status = 690970000 + lcg(&mut seed) % 6;
+        let duration =
+            if lcg(&mut seed).is_multiple_of(5) { serde_json::Value::Null } else { serde_json::json!(lcg(&mut seed) % 10 * 30) };
+        let city = ["Lyon", "Nantes", "Brest", "Oslo"][(lcg(&mut seed) % 4) as usize];
+        rows.push(serde_json::json!({
+            "msdyn_workorderid": format!("00000000-0000-4000-8000-{:012x}", i),
+            "msdyn_name": format!("WO-{i:04}"),
+            "msdyn_timefrompromised": date,
+            "msdyn_systemstatus": status,
+            "msdyn_totalestimatedduration": duration,
+            "msdyn_city": city,
+        }));
+    }
+    let array: js_sys::Array = rows.iter().map(|r| js(&r.to_string())).collect();
+    s.put_server_rows("msdyn_workorder".into(), array).await.unwrap();
+    let engine = xrm_offline::wasm::Engine::from_schema(JsValue::from_str(SCHEMA)).unwrap();
+    let data = js(&serde_json::json!({ "msdyn_workorder": rows }).to_string());
+    let queries = [
+        // Ordered paths (ascending needs a non-null condition; descending does not).
+        "$filter=msdyn_timefrompromised ge 2026-11-05 and msdyn_timefrompromised lt 2026-11-12&$orderby=msdyn_timefrompromised&$top=17",
+        "$filter=msdyn_timefrompromised ge 2026-11-05 and msdyn_city eq 'Lyon'&$orderby=msdyn_timefrompromised,msdyn_name&$top=9",
+        "$filter=msdyn_systemstatus eq 690970001&$orderby=msdyn_timefrompromised desc,msdyn_name&$top=11",
+        "$orderby=msdyn_timefrompromised desc,msdyn_name&$top=500",
+        "$orderby=msdyn_totalestimatedduration desc,msdyn_name&$top=25",
+        "$filter=msdyn_totalestimatedduration gt 60&$orderby=msdyn_totalestimatedduration,msdyn_name&$top=30",
+        "$filter=msdyn_timefrompromised le 2026-11-03T04:00:00Z&$orderby=msdyn_timefrompromised desc,msdyn_name",
+        // Equality and ranges without an indexed order.
+        "$filter=msdyn_systemstatus eq 690970003&$orderby=msdyn_name",
+        "$filter=msdyn_totalestimatedduration ge 90 and msdyn_totalestimatedduration lt 180&$orderby=msdyn_name",
+        "$filter=msdyn_timefrompromised gt 2026-11-18&$orderby=msdyn_name&$top=4",
+        // Orders that cannot use the index (nulls first ascending without a condition).
+        "$orderby=msdyn_timefrompromised,msdyn_name&$top=40",
+        "$filter=msdyn_city eq 'Brest'&$orderby=msdyn_name&$top=12",
+    ];
+    for q in queries {
+        let expected = engine.retrieve_multiple("msdyn_workorder", q, data.clone(), JsValue::UNDEFINED).unwrap();
+        let got = s.retrieve_multiple_records("msdyn_workorder".into(), Some(q.into()), None).await.unwrap();
+        let ids = |v: &JsValue| -> Vec<String> {
+            let a: js_sys::Array = get(v, "entities").dyn_into().unwrap();
+            a.iter().map(|r| get(&r, "msdyn_workorderid").as_string().unwrap()).collect()
+        };
+        assert_eq!(ids(&got), ids(&expected), "{q}");
+        // Paging through the same query gives the same rows.
+        let mut paged = Vec::new();
+        let mut options = Some(q.to_string());
+        while let Some(o) = options {
+            let page = s.retrieve_multiple_records("msdyn_workorder".into(), Some(o), Some(7)).await.unwrap();
+            paged.extend(ids(&page));
+            options = get(&page, "nextLink").as_string();
+        }
+        assert_eq!(paged, ids(&expected), "paged: {q}");
+    }
+    s.delete_database().await.unwrap();
+}

@@ -46,6 +46,28 @@ extern "C" {
     #[wasm_bindgen(js_name = getAllIn, catch)]
     pub async fn get_all_in(db: &JsValue, store: &str, index: Option<String>, keys: Array) -> Result<JsValue, JsValue>;
 
+    /// Rows through an index within a range, ascending, as JSON text (see `js/idb.js`).
+    #[wasm_bindgen(js_name = getAllJson, catch)]
+    pub async fn get_all_json(
+        db: &JsValue,
+        store: &str,
+        index: Option<String>,
+        range: JsValue,
+        count: Option<u32>,
+        skip_keys: Array,
+    ) -> Result<JsValue, JsValue>;
+
+    /// Rows through an index within a range, descending, resuming after `{key, primaryKey}`, as JSON text.
+    #[wasm_bindgen(js_name = getAllJsonDesc, catch)]
+    pub async fn get_all_json_desc(
+        db: &JsValue,
+        store: &str,
+        index: &str,
+        range: JsValue,
+        count: u32,
+        after: JsValue,
+    ) -> Result<JsValue, JsValue>;
+
     /// Number of rows in a store.
     #[wasm_bindgen(catch)]
     pub async fn count(db: &JsValue, store: &str) -> Result<JsValue, JsValue>;

@@ -4,6 +4,7 @@
 //! `readModifyWrite`), so a page killed at any moment leaves either both or neither. Reads go through the engine:
 //! the query is parsed into a plan, candidate rows are read from IndexedDB and the evaluator decides.
 
+mod access;
 pub(crate) mod idb;
 mod query;
 

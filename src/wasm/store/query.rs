@@ -3,14 +3,15 @@
 
 use std::collections::BTreeSet;
 
+use js_sys::Array;
 use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
+use super::access::{self, range_js, Access, Bound};
 use super::{idb, idb_err, js_err, not_found, Inner};
 use crate::error::Error;
 use crate::query::plan::{Condition, Filter, Literal, Operator, Query};
-use crate::query::{self, EvalContext, MemorySource, Row};
-use crate::schema::AttributeType;
+use crate::query::{self, EvalContext, MemorySource, Predicate, Row};
 use crate::store::layout::table_store;
 use crate::wasm::convert::{self, object};
 
@@ -46,52 +47,109 @@ fn related_tables(q: &Query, out: &mut BTreeSet<String>) {
     }
 }
 
-async fn load_rows(inner: &Inner, table: &str, index: Option<(String, JsValue)>) -> Result<Vec<Row>, JsValue> {
-    let store = table_store(table);
-    let rows = match index {
-        Some((name, key)) => {
-            let range = object(&[("only", key)]);
-            idb::get_all(&inner.db, &store, Some(name), range, None).await
-        }
-        None => idb::get_all(&inner.db, &store, None, JsValue::UNDEFINED, None).await,
-    }
-    .map_err(|e| idb_err("query", e))?;
-    let rows: Vec<Value> = serde_wasm_bindgen::from_value(rows).map_err(|e| idb_err("query", e.into()))?;
+/// Rows of `table` (through `index` within `range` when given) as JSON text from IndexedDB, parsed.
+async fn read_json(
+    inner: &Inner,
+    table: &str,
+    index: Option<String>,
+    range: JsValue,
+    count: Option<u32>,
+    skip_keys: Array,
+) -> Result<Vec<Row>, JsValue> {
+    let text = idb::get_all_json(&inner.db, &table_store(table), index, range, count, skip_keys)
+        .await
+        .map_err(|e| idb_err("query", e))?
+        .as_string()
+        .unwrap_or_default();
+    parse_rows(&text)
+}
+
+fn parse_rows(text: &str) -> Result<Vec<Row>, JsValue> {
+    let rows: Vec<Value> = serde_json::from_str(text).map_err(|e| {
+        js_err(Error::new(crate::error::ErrorCode::StorageError, format!("a stored row is not JSON: {e}")))
+    })?;
     Ok(rows.into_iter().filter_map(|r| if let Value::Object(o) = r { Some(o) } else { None }).collect())
 }
 
-/// An equality on an indexed column among the top-level AND-ed conditions: the index narrows the rows read;
-/// the evaluator still checks every condition.
-fn index_for(inner: &Inner, q: &Query) -> Option<(String, JsValue)> {
-    let t = inner.schema.table(&q.table)?;
-    let store = inner.layout.stores.iter().find(|s| s.name == table_store(&q.table))?;
-    let conds: Vec<&Condition> = match q.filter.as_ref()? {
-        Filter::Condition(c) => vec![c],
-        Filter::And(v) => v.iter().filter_map(|f| if let Filter::Condition(c) = f { Some(c) } else { None }).collect(),
-        _ => return None,
+async fn load_rows(inner: &Inner, table: &str) -> Result<Vec<Row>, JsValue> {
+    read_json(inner, table, None, JsValue::UNDEFINED, None, Array::new()).await
+}
+
+/// Reads rows in index order until `need` rows match the filter (plus the rows that tie with the last of them on
+/// the sort key). `None` when the index ran out before that and rows with a null key may belong to the result
+/// (descending order without a non-null condition): the caller then reads the whole table.
+#[allow(clippy::too_many_arguments)]
+async fn ordered_scan(
+    inner: &Inner,
+    q: &Query,
+    index: &str,
+    lower: Option<Bound>,
+    upper: Option<Bound>,
+    descending: bool,
+    non_null: bool,
+    need: usize,
+    source: &MemorySource,
+    ctx: &EvalContext,
+) -> Result<Option<Vec<Row>>, JsValue> {
+    let pred = match &q.filter {
+        Some(f) => Some(Predicate::compile(&inner.schema, &q.table, f, source, ctx).map_err(js_err)?),
+        None => None,
     };
-    for c in conds {
-        if c.entity.is_some() || c.operator != Operator::Eq || c.values.len() != 1 {
-            continue;
-        }
-        let Some(a) = t.attribute(&c.attribute) else { continue };
-        let key = a.row_key();
-        if !store.indexes.iter().any(|i| i.name == key) {
-            continue;
-        }
-        let v = match (&a.attribute_type, &c.values[0]) {
-            (ty, Literal::Guid(g) | Literal::Text(g)) if ty.is_lookup() || *ty == AttributeType::Uniqueidentifier => {
-                crate::store::guid::normalize(g).map(|g| JsValue::from_str(&g))
-            }
-            (ty, Literal::Int(n)) if ty.is_numeric() => Some(JsValue::from_f64(*n as f64)),
-            (ty, Literal::Text(s)) if ty.is_numeric() => s.trim().parse::<f64>().ok().map(JsValue::from_f64),
-            _ => None,
+    let pk = inner.schema.table(&q.table).map(|t| t.primary_id_attribute.clone()).unwrap_or_default();
+    let mut matched: Vec<Row> = Vec::new();
+    let mut last_key: Option<Value> = None;
+    let mut batch: u32 = 128;
+    let mut lower = lower;
+    let mut skip: Vec<String> = Vec::new();
+    let mut after = JsValue::UNDEFINED;
+    loop {
+        let rows = if descending {
+            let text = idb::get_all_json_desc(
+                &inner.db,
+                &table_store(&q.table),
+                index,
+                range_js(&lower, &upper),
+                batch,
+                after.clone(),
+            )
+            .await
+            .map_err(|e| idb_err("query", e))?
+            .as_string()
+            .unwrap_or_default();
+            parse_rows(&text)?
+        } else {
+            let keys: Array = skip.iter().map(|k| JsValue::from_str(k)).collect();
+            read_json(inner, &q.table, Some(index.to_string()), range_js(&lower, &upper), Some(batch), keys).await?
         };
-        if let Some(v) = v {
-            return Some((key, v));
+        let n = rows.len();
+        for row in rows {
+            let key = row.get(index).cloned();
+            if matched.len() >= need && key != last_key {
+                return Ok(Some(matched));
+            }
+            let id = row.get(&pk).and_then(Value::as_str).unwrap_or_default().to_string();
+            // Where the next batch resumes.
+            if descending {
+                after = object(&[("key", crate::wasm::convert::to_js(&key)?), ("primaryKey", JsValue::from_str(&id))]);
+            } else if let Some(k) = &key {
+                if lower.as_ref().map(|b| &b.key) == Some(k) {
+                    skip.push(id);
+                } else {
+                    lower = Some(Bound { key: k.clone(), open: false });
+                    skip = vec![id];
+                }
+            }
+            if pred.as_ref().is_none_or(|p| p.test(&row)) {
+                last_key = key;
+                matched.push(row);
+            }
         }
+        if n < batch as usize {
+            // The index is exhausted.
+            return Ok(if non_null || !descending { Some(matched) } else { None });
+        }
+        batch = (batch * 2).min(4096);
     }
-    None
 }
 
 async fn source_for(inner: &Inner, q: &Query, main: Vec<Row>) -> Result<MemorySource, JsValue> {
@@ -104,7 +162,7 @@ async fn source_for(inner: &Inner, q: &Query, main: Vec<Row>) -> Result<MemorySo
             // Related rows of a table outside the profile are not on the device: Dataverse offline gives none.
             continue;
         }
-        let rows = load_rows(inner, &t, None).await?;
+        let rows = load_rows(inner, &t).await?;
         source.extend(&t, rows);
     }
     if !main_loaded_fully {
@@ -145,7 +203,25 @@ pub async fn retrieve_multiple(
     if plan.table != table {
         return Err(js_err(Error::query(format!("the FetchXML queries '{}', not '{table}'", plan.table))));
     }
-    let main = load_rows(inner, table, index_for(inner, &plan)).await?;
+    let mut main = None;
+    if let Access::Ordered { index, lower, upper, descending, non_null } = access::choose(inner, &plan, ctx) {
+        let need = (skip + page_size as usize + 1).min(plan.top.map_or(usize::MAX, |t| t as usize));
+        let related = source_for(inner, &plan, Vec::new()).await?;
+        main = ordered_scan(inner, &plan, &index, lower, upper, descending, non_null, need, &related, ctx).await?;
+    }
+    let main = match main {
+        Some(rows) => rows,
+        None => match access::choose(inner, &plan, ctx) {
+            Access::Equal { index, key } => {
+                let range = object(&[("only", crate::wasm::convert::to_js(&key)?)]);
+                read_json(inner, table, Some(index), range, None, Array::new()).await?
+            }
+            Access::Range { index, lower, upper } => {
+                read_json(inner, table, Some(index), range_js(&lower, &upper), None, Array::new()).await?
+            }
+            Access::Full | Access::Ordered { .. } => load_rows(inner, table).await?,
+        },
+    };
     let source = source_for(inner, &plan, main).await?;
     let result = query::execute(&inner.schema, &plan, &source, ctx).map_err(js_err)?;
     let total = result.entities.len();

@@ -1,0 +1,69 @@
+// The figures of `npm run bench`. A figure is a list of page steps (bench/page.js STEPS) run once per repetition
+// and variant, each time on a fresh origin, and metrics that read one number per run out of the steps' results.
+//
+// To add a figure: add the step to bench/page.js if it is new, then an entry here. The runner handles origins,
+// interleaving, statistics, ratios, the table and the JSON.
+
+const percentile = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const i = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
+  return s[i];
+};
+const median = (xs) => percentile(xs, 50);
+
+/** The variants every figure compares, in the order they are interleaved; ratios are the first over each other. */
+export const VARIANTS = ["xrm-offline", "dexie", "raw"];
+
+/**
+ * Metric fields: `read(result)` gives the run's value; `unit`; `better` ("lower" or "higher"); `headline` marks the
+ * metrics of the summary table (the others are kept in the JSON and listed after it).
+ */
+function queryFigure(rows, runs, warmup) {
+  return {
+    id: `query-${rows / 1000}k`,
+    title: `retrieveMultipleRecords: status = X, 14-day window, city in 3 values, order by date, top 50 (${rows.toLocaleString("en")} rows)`,
+    rows,
+    steps: [["open"], ["load", { rows }], ["query", { warmup, runs }], ["wipe"]],
+    // Every variant of every repetition must return these ids (and they must equal what Node computes).
+    checkIds: (r) => r.query.ids,
+    metrics: {
+      query: { read: (r) => r.query.median, unit: "ms", better: "lower", headline: true, note: `median of ${runs} warm runs per origin` },
+      "query (first run)": { read: (r) => r.query.firstMs, unit: "ms", better: "lower", note: "first query after the load" },
+      "bulk load": {
+        read: (r) => r.load.rowsPerSec,
+        unit: "rows/s",
+        better: "higher",
+        note: "chunks of 1,000, one transaction each; xrm-offline: client.store.putServerRows (not a sync figure)",
+      },
+    },
+  };
+}
+
+/** Figures run only when named with --only: diagnostics, not scoreboard entries. */
+export const EXTRA_FIGURES = [
+  {
+    id: "probe-100k",
+    title: "where the xrm-offline query time goes, 100,000 rows (xrm-offline only)",
+    rows: 100_000,
+    variants: ["xrm-offline"],
+    steps: [["open"], ["load", { rows: 100_000 }], ["probe", { runs: 3 }], ["wipe"]],
+    metrics: {},
+  },
+];
+
+export const FIGURES = [
+  queryFigure(10_000, 10, 3),
+  queryFigure(100_000, 5, 2),
+  {
+    id: "create",
+    title: "single createRecord, one transaction per row, into a store of 10,000 rows",
+    rows: 10_000,
+    steps: [["open"], ["load", { rows: 10_000 }], ["create", { warmup: 20, count: 200 }], ["wipe"]],
+    metrics: {
+      "create p50": { read: (r) => median(r.create.samples), unit: "ms", better: "lower", headline: true, note: "200 creates per origin after 20 warm-up" },
+      "create p95": { read: (r) => percentile(r.create.samples, 95), unit: "ms", better: "lower", headline: true },
+    },
+  },
+];
+
+export { median, percentile };

@@ -1,0 +1,304 @@
+// The benchmark page: one variant (xrm-offline, Dexie or raw IndexedDB) per page load, one origin per page load.
+//
+// bench/run.mjs opens bench/page.html on a fresh origin, then calls `window.bench.run(variant, steps)`: the steps
+// (open, load, query, create, ...) run in order against that variant's store, and their results come back as
+// JSON. A new figure is a new step here plus an entry in bench/figures.mjs.
+import { XrmOffline } from "../pkg/index.js";
+import Dexie from "../node_modules/dexie/dist/dexie.mjs";
+import { QUERY, createInput, odataOptions, workOrders } from "./data.js";
+
+const TABLE = "msdyn_workorder";
+const ID = "msdyn_workorderid";
+/** Columns every store indexes: the ones the xrm-offline bench profile makes it index (city is text: not indexable). */
+const INDEXED = ["msdyn_systemstatus", "msdyn_timefrompromised"];
+const CHUNK = 1000;
+
+/**
+ * The profile of the xrm-offline store: one table with a custom filter on the queried columns, so the store
+ * indexes them (src/store/layout.rs `profile_index_columns`).
+ */
+const PROFILE = {
+  id: "bench",
+  name: "bench",
+  items: [
+    {
+      table: TABLE,
+      filter: {
+        custom:
+          '<filter><condition attribute="msdyn_systemstatus" operator="not-null" />' +
+          '<condition attribute="msdyn_timefrompromised" operator="not-null" />' +
+          '<condition attribute="msdyn_city" operator="not-null" /></filter>',
+      },
+    },
+  ],
+};
+/**
+ * Without a reference server (`npm run bench -- --no-server`): a fetch that answers WhoAmI only. XrmOffline.open
+ * needs the server once (to learn the user); with the profile and schema given it asks nothing else, and offline
+ * calls never touch the network.
+ */
+async function stubFetch(url) {
+  if (String(url).endsWith("/WhoAmI")) {
+    const body = { UserId: "00000000-0000-0000-0000-0000000000b1", BusinessUnitId: "00000000-0000-0000-0000-0000000000b2", OrganizationId: "00000000-0000-0000-0000-0000000000b3" };
+    return new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
+  }
+  return new Response(JSON.stringify({ error: { code: "0x80040217", message: "not served by the bench stub" } }), { status: 404 });
+}
+
+const now = () => performance.now();
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+function request(req) {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+function txDone(tx) {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = tx.onerror = () => reject(tx.error);
+  });
+}
+
+const matches = (r) => r.msdyn_systemstatus === QUERY.status && QUERY.cities.includes(r.msdyn_city);
+
+/** The three variants: the same operations, each in its own best form. */
+const VARIANTS = {
+  "xrm-offline": {
+    // Against the reference server (WhoAmI and EntityDefinitions come from it), or a WhoAmI stub without one.
+    async open({ serverUrl, token } = {}) {
+      const options = serverUrl
+        ? { serverUrl, profile: PROFILE, getAccessToken: () => token, autoSync: false }
+        : {
+            serverUrl: `${location.origin}/org`,
+            profile: PROFILE,
+            schema: await (await fetch("../pkg/fieldservice-schema.json")).text(),
+            getAccessToken: () => "bench",
+            autoSync: false,
+            fetch: stubFetch,
+          };
+      this.client = await XrmOffline.open(options);
+      // Offline, as the figures say: the app's "work offline" switch, so an offline write does not schedule an
+      // upload to the reference server in the background (autoSync: false already keeps the sync engine idle).
+      await this.client.setNetworkCutOff(true);
+      this.api = this.client.WebApi.offline;
+      return { database: this.client.store.name, stores: this.client.store.describe() };
+    },
+    // The bulk write path until the sync engine lands: rows as the server sends them, no outbox entry.
+    putChunk(rows) {
+      return this.client.store.putServerRows(TABLE, rows);
+    },
+    async query() {
+      const res = await this.api.retrieveMultipleRecords(TABLE, odataOptions());
+      return res.entities.map((e) => e[ID]);
+    },
+    async create(i) {
+      await this.api.createRecord(TABLE, createInput(i));
+    },
+    async count() {
+      return this.client.store.countRows(TABLE);
+    },
+    close() {
+      this.client.close();
+    },
+  },
+
+  dexie: {
+    async open() {
+      this.db = new Dexie("bench-dexie");
+      this.db.version(1).stores({ workorders: [ID, ...INDEXED].join(", ") });
+      await this.db.open();
+      return { database: "bench-dexie", dexie: Dexie.semVer };
+    },
+    putChunk(rows) {
+      return this.db.workorders.bulkPut(rows);
+    },
+    // Dexie's best form of the query: the date index in order, the rest filtered, stop at 50.
+    async query() {
+      const rows = await this.db.workorders
+        .where("msdyn_timefrompromised")
+        .between(QUERY.from, QUERY.to, true, false)
+        .filter(matches)
+        .limit(QUERY.top)
+        .toArray();
+      return rows.map((r) => r[ID]);
+    },
+    async create(i) {
+      await this.db.workorders.put({ [ID]: crypto.randomUUID(), ...createInput(i) });
+    },
+    count() {
+      return this.db.workorders.count();
+    },
+    close() {
+      this.db.close();
+    },
+  },
+
+  raw: {
+    async open() {
+      const req = indexedDB.open("bench-raw", 1);
+      req.onupgradeneeded = () => {
+        const s = req.result.createObjectStore("workorders", { keyPath: ID });
+        for (const c of INDEXED) s.createIndex(c, c, { unique: false });
+      };
+      this.db = await request(req);
+      return { database: "bench-raw" };
+    },
+    // One transaction per chunk, default durability.
+    putChunk(rows) {
+      const tx = this.db.transaction("workorders", "readwrite");
+      const s = tx.objectStore("workorders");
+      for (const r of rows) s.put(r);
+      return txDone(tx);
+    },
+    // A cursor on the date index, in order, the rest checked in JS, stop at 50.
+    query() {
+      return new Promise((resolve, reject) => {
+        const tx = this.db.transaction("workorders", "readonly");
+        const range = IDBKeyRange.bound(QUERY.from, QUERY.to, false, true);
+        const req = tx.objectStore("workorders").index("msdyn_timefrompromised").openCursor(range);
+        const ids = [];
+        req.onerror = () => reject(req.error);
+        req.onsuccess = () => {
+          const c = req.result;
+          if (!c) return resolve(ids);
+          if (matches(c.value)) ids.push(c.value[ID]);
+          if (ids.length >= QUERY.top) return resolve(ids);
+          c.continue();
+        };
+      });
+    },
+    async create(i) {
+      const tx = this.db.transaction("workorders", "readwrite");
+      tx.objectStore("workorders").put({ [ID]: crypto.randomUUID(), ...createInput(i) });
+      await txDone(tx);
+    },
+    count() {
+      return request(this.db.transaction("workorders").objectStore("workorders").count());
+    },
+    close() {
+      this.db.close();
+    },
+  },
+};
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Steps: each takes the variant and its parameters and returns JSON. */
+const STEPS = {
+  async open(v, _, ctx) {
+    const t0 = now();
+    const info = await v.open(ctx);
+    return { ms: now() - t0, ...info };
+  },
+
+  /** Loads rows [0, rows) of a data set of `rows` rows in chunks; generation is not timed, writing is. */
+  async load(v, { rows }) {
+    let writeMs = 0;
+    const t0 = now();
+    for (let from = 0; from < rows; from += CHUNK) {
+      const chunk = workOrders(from, Math.min(rows, from + CHUNK), rows);
+      const t = now();
+      await v.putChunk(chunk);
+      writeMs += now() - t;
+    }
+    const count = await v.count();
+    if (count !== rows) throw new Error(`load: the store holds ${count} rows, expected ${rows}`);
+    return { rows, chunk: CHUNK, writeMs, totalMs: now() - t0, rowsPerSec: (rows / writeMs) * 1000 };
+  },
+
+  /** The query, `warmup` untimed-for-stats runs then `runs` timed ones; every run must give the same ids. */
+  async query(v, { runs, warmup }) {
+    const first = now();
+    const ids = await v.query();
+    const firstMs = now() - first;
+    for (let i = 1; i < warmup; i++) await v.query();
+    const samples = [];
+    for (let i = 0; i < runs; i++) {
+      await tick();
+      const t = now();
+      const got = await v.query();
+      samples.push(now() - t);
+      if (got.join() !== ids.join()) throw new Error(`query: run ${i} returned other ids than the first run`);
+    }
+    return { firstMs, samples, median: median(samples), ids };
+  },
+
+  /** Single-row creates, one after the other, each its own transaction. */
+  async create(v, { count, warmup }) {
+    for (let i = 0; i < warmup; i++) await v.create(1_000_000 + i);
+    const samples = [];
+    for (let i = 0; i < count; i++) {
+      const t = now();
+      await v.create(i);
+      samples.push(now() - t);
+    }
+    return { samples };
+  },
+
+  /**
+   * Where the xrm-offline query time goes (xrm-offline only; the `probe` figure): the IndexedDB read its index
+   * choice implies, beside the query itself and variants of it.
+   */
+  async probe(v, { runs = 3 }) {
+    if (!v.client) return {};
+    const time = async (f) => {
+      await f();
+      const xs = [];
+      for (let i = 0; i < runs; i++) {
+        const t = now();
+        await f();
+        xs.push(now() - t);
+      }
+      return median(xs);
+    };
+    const db = await request(indexedDB.open(v.client.store.name));
+    const store = () => db.transaction("t:" + TABLE).objectStore("t:" + TABLE);
+    const statusRows = await request(store().index("msdyn_systemstatus").count(QUERY.status));
+    const api = v.api;
+    const q = (o) => () => api.retrieveMultipleRecords(TABLE, o);
+    const cities = QUERY.cities.map((c) => `msdyn_city eq '${c}'`).join(" or ");
+    const window = `msdyn_timefrompromised ge ${QUERY.from} and msdyn_timefrompromised lt ${QUERY.to}`;
+    const out = {
+      statusRows,
+      "idb getAll(status index, only X)": await time(() => request(store().index("msdyn_systemstatus").getAll(QUERY.status))),
+      "idb getAll(date index, 14-day range)": await time(() => request(store().index("msdyn_timefrompromised").getAll(IDBKeyRange.bound(QUERY.from, QUERY.to, false, true)))),
+      "idb getAll(whole store)": await time(() => request(store().getAll())),
+      "xrm query (the figure's)": await time(q(odataOptions())),
+      "xrm status eq X, $top=50, no order": await time(q(`?$filter=msdyn_systemstatus eq ${QUERY.status}&$top=50`)),
+      "xrm status eq X, $select=id, $top=50, no order": await time(q(`?$select=msdyn_workorderid&$filter=msdyn_systemstatus eq ${QUERY.status}&$top=50`)),
+      "xrm window + cities (no indexed eq: whole store), order, top 50": await time(q(`?$filter=${window} and (${cities})&$orderby=msdyn_timefrompromised asc&$top=50`)),
+    };
+    db.close();
+    return out;
+  },
+
+  /** Closes and deletes every database of this origin (the runner also clears the origin's storage). */
+  async wipe(v) {
+    v.close();
+    const dbs = await indexedDB.databases();
+    await Promise.all(dbs.map((d) => request(indexedDB.deleteDatabase(d.name))));
+    localStorage.clear();
+    return { deleted: dbs.map((d) => d.name) };
+  },
+};
+
+window.bench = {
+  variants: Object.keys(VARIANTS),
+  /** Runs `steps` ([name, params] pairs) against `variant`; `ctx` carries the reference server's URL and token. */
+  async run(variant, steps, ctx = {}) {
+    const v = Object.create(VARIANTS[variant]);
+    const out = {};
+    for (const [name, params] of steps) out[name] = await STEPS[name](v, params ?? {}, ctx);
+    return out;
+  },
+  env() {
+    return { userAgent: navigator.userAgent, crossOriginIsolated, hardwareConcurrency: navigator.hardwareConcurrency };
+  },
+};
+window.benchReady = true;

@@ -1,0 +1,329 @@
+// npm run bench: the benchmark scoreboard. Runs every figure of bench/figures.mjs in headless Chromium (on-disk
+// profile), xrm-offline beside Dexie and raw IndexedDB, interleaved, each run on a fresh origin, and writes
+// bench/results/latest.json and bench/results/<date>-<commit>.json.
+//
+//   npm run bench                          all figures, 5 repetitions
+//   npm run bench -- --reps 3              fewer repetitions
+//   npm run bench -- --only query-10k,create
+//   npm run bench -- --no-save             print the table, write no JSON
+//   npm run bench -- --no-server           open xrm-offline with a WhoAmI stub instead of the reference server
+//
+// Needs pkg/ (npm run build). Builds and starts the reference server (`xrm-offline serve --port 0 --db :memory:`),
+// which XrmOffline.open asks for the user (WhoAmI) and the schema (EntityDefinitions).
+import { createServer } from "node:http";
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { extname, join, normalize, dirname, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import os from "node:os";
+import { chromium } from "playwright-core";
+import { EXTRA_FIGURES, FIGURES, VARIANTS, median } from "./figures.mjs";
+import { QUERY, workOrders } from "./data.js";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const RESULTS = join(ROOT, "bench", "results");
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+
+// ---- arguments
+const argv = process.argv.slice(2);
+const arg = (name) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const reps = Number(arg("--reps") ?? 5);
+const only = arg("--only")?.split(",");
+const save = !argv.includes("--no-save");
+const useServer = !argv.includes("--no-server");
+const TOKEN = "tech1-token"; // a seeded user of the reference server
+const figures = only ? [...FIGURES, ...EXTRA_FIGURES].filter((f) => only.includes(f.id)) : FIGURES;
+if (!figures.length) throw new Error(`--only: no figure among ${FIGURES.map((f) => f.id).join(", ")}`);
+if (!existsSync(join(ROOT, "pkg", "xrm_offline_bg.wasm"))) {
+  console.error("bench: pkg/ is missing: run `npm run build` first");
+  process.exit(2);
+}
+
+// ---- a static server per origin: the repository's pkg/, bench/ and node_modules/dexie, cross-origin isolated
+// (COOP/COEP) so performance.now() has 5 µs resolution instead of 100 µs.
+const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
+const SERVED = ["pkg", "bench", join("node_modules", "dexie")].map((d) => join(ROOT, d) + sep);
+
+function startServer() {
+  const server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
+    const file = join(ROOT, path);
+    if (!SERVED.some((d) => file.startsWith(d)) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404, { "content-type": "text/plain" }).end("not found");
+      return;
+    }
+    res.writeHead(200, {
+      "content-type": TYPES[extname(file)] ?? "application/octet-stream",
+      "cache-control": "no-store",
+      "cross-origin-opener-policy": "same-origin",
+      "cross-origin-embedder-policy": "require-corp",
+    });
+    createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => {
+      const origin = `http://127.0.0.1:${server.address().port}`;
+      resolve({ origin, close: () => new Promise((r) => server.close(r)) });
+    });
+  });
+}
+
+/** `xrm-offline serve --port 0 --db :memory:` (built first, debug profile as the tests use); resolves its URL. */
+async function startReferenceServer() {
+  execFileSync("cargo", ["build", "-q", "-p", "xrm-offline-server"], { cwd: ROOT, stdio: "inherit" });
+  const bin = join(process.env.CARGO_TARGET_DIR ?? join(ROOT, "target"), "debug", "xrm-offline");
+  const child = spawn(bin, ["serve", "--port", "0", "--db", ":memory:"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let text = "";
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the reference server did not start in 60 s:\n${text}`)), 60_000);
+    const onData = (d) => {
+      text += d;
+      const m = /reference server: (http:\/\/[^/\s]+)\//.exec(text);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`the reference server exited (${code}):\n${text}`)));
+  });
+  return { url, stop: () => child.kill() };
+}
+
+// ---- one run: a fresh origin, one variant, the figure's steps, storage wiped afterwards
+async function runOne(context, figure, variant, ctx) {
+  const server = await startServer();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  try {
+    await page.goto(`${server.origin}/bench/page.html`);
+    await page.waitForFunction(() => window.benchReady === true, null, { timeout: 30_000 });
+    const result = await page.evaluate(([v, steps, c]) => window.bench.run(v, steps, c), [variant, figure.steps, ctx]);
+    if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
+    return result;
+  } catch (e) {
+    throw new Error(`${figure.id} / ${variant} on ${server.origin}: ${e.message}${errors.length ? ` (page: ${errors.join("; ")})` : ""}`);
+  } finally {
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Storage.clearDataForOrigin", { origin: server.origin, storageTypes: "all" }).catch(() => {});
+    await cdp.detach().catch(() => {});
+    await page.close();
+    await server.close();
+  }
+}
+
+/** The 50 ids of the query computed in Node from the same generator: the answer every variant must give. */
+function expectedIds(rows) {
+  return workOrders(0, rows, rows)
+    .filter(
+      (r) =>
+        r.msdyn_systemstatus === QUERY.status &&
+        r.msdyn_timefrompromised >= QUERY.from &&
+        r.msdyn_timefrompromised < QUERY.to &&
+        QUERY.cities.includes(r.msdyn_city),
+    )
+    .sort((a, b) => (a.msdyn_timefrompromised < b.msdyn_timefrompromised ? -1 : 1))
+    .slice(0, QUERY.top)
+    .map((r) => r.msdyn_workorderid);
+}
+
+const git = (...a) => {
+  try {
+    return execFileSync("git", a, { cwd: ROOT, encoding: "utf8" }).trim();
+  } catch {
+    return "unknown";
+  }
+};
+const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
+const round = (x, d = 3) => (typeof x === "number" ? Number(x.toFixed(d)) : x);
+
+// ---- main
+const started = Date.now();
+const reference = useServer ? await startReferenceServer() : null;
+process.on("exit", () => reference?.stop());
+const ctx = reference ? { serverUrl: reference.url, token: TOKEN } : {};
+const userDataDir = mkdtempSync(join(os.tmpdir(), "xrm-bench-profile-"));
+const context = await chromium.launchPersistentContext(userDataDir, {
+  executablePath: "/usr/bin/chromium",
+  args: CHROMIUM_ARGS,
+  headless: true,
+});
+let out;
+try {
+  const probe = await context.newPage();
+  const cdp = await context.newCDPSession(probe);
+  const version = await cdp.send("Browser.getVersion");
+  await cdp.detach();
+  await probe.close();
+  const env = await (async () => {
+    const s = await startServer();
+    const p = await context.newPage();
+    await p.goto(`${s.origin}/bench/page.html`);
+    await p.waitForFunction(() => window.benchReady === true);
+    const e = await p.evaluate(() => window.bench.env());
+    await p.close();
+    await s.close();
+    return e;
+  })();
+
+  const commit = git("rev-parse", "--short", "HEAD");
+  const dirty = git("status", "--porcelain", "--", ".", ":(exclude)bench/results").length > 0;
+  const loadBefore = os.loadavg();
+  const results = [];
+  for (const figure of figures) {
+    const t0 = Date.now();
+    const variantsOf = figure.variants ?? VARIANTS;
+    const runs = Object.fromEntries(variantsOf.map((v) => [v, []]));
+    for (let rep = 0; rep < reps; rep++) {
+      // Interleaved, and rotated each repetition (A B C, B C A, C A B...) so no variant always goes first.
+      const order = variantsOf.map((_, i) => variantsOf[(i + rep) % variantsOf.length]);
+      for (const variant of order) {
+        const r = await runOne(context, figure, variant, ctx);
+        runs[variant].push(r);
+        process.stdout.write(`  ${figure.id} rep ${rep + 1}/${reps} ${variant.padEnd(11)} ${summaryOf(figure, r)}\n`);
+      }
+    }
+
+    const check = {};
+    if (figure.checkIds) {
+      const expected = expectedIds(figure.rows);
+      check.expectedCount = expected.length;
+      check.sameIds = true;
+      for (const v of variantsOf) {
+        for (const [i, r] of runs[v].entries()) {
+          const got = figure.checkIds(r);
+          if (got.join() !== expected.join()) {
+            check.sameIds = false;
+            const firstDiff = got.findIndex((id, k) => id !== expected[k]);
+            check.mismatch = { variant: v, repetition: i + 1, count: got.length, firstDiff, got: got.slice(0, 5), expected: expected.slice(0, 5) };
+          }
+        }
+      }
+      if (expected.length !== QUERY.top) throw new Error(`${figure.id}: the data gives ${expected.length} matches, fewer than $top`);
+    }
+
+    const metrics = {};
+    for (const [name, m] of Object.entries(figure.metrics)) {
+      const variants = {};
+      for (const v of variantsOf) {
+        const samples = runs[v].map(m.read);
+        variants[v] = { samples: samples.map((x) => round(x)), ...Object.fromEntries(Object.entries(stats(samples)).map(([k, x]) => [k, round(x)])) };
+      }
+      const ratios = {};
+      for (const peer of variantsOf.slice(1)) ratios[`${VARIANTS[0]}/${peer}`] = round(variants[VARIANTS[0]].median / variants[peer].median, 2);
+      metrics[name] = { unit: m.unit, better: m.better, headline: !!m.headline, note: m.note, variants, ratios };
+    }
+    const raw = Object.fromEntries(
+      variantsOf.map((v) => [
+        v,
+        runs[v].map((r) => {
+          const x = structuredClone(r);
+          if (x.query) x.query.ids = x.query.ids.length; // the ids are checked above; keep the JSON small
+          if (x.create) x.create.samples = x.create.samples.map((s) => round(s));
+          if (x.query) x.query.samples = x.query.samples.map((s) => round(s));
+          return x;
+        }),
+      ]),
+    );
+    results.push({ id: figure.id, title: figure.title, rows: figure.rows, steps: figure.steps, check, metrics, seconds: round((Date.now() - t0) / 1000, 1), runs: raw });
+    if (check.sameIds === false) {
+      console.error(`\n${figure.id}: the variants do not return the same ids: ${JSON.stringify(check.mismatch)}`);
+    }
+  }
+
+  const cpus = os.cpus();
+  out = {
+    format: 1,
+    date: new Date().toISOString(),
+    commit,
+    dirty,
+    browser: { version: version.product, userAgent: env.userAgent, crossOriginIsolated: env.crossOriginIsolated, profile: "on-disk (fresh --user-data-dir), not incognito", args: CHROMIUM_ARGS },
+    machine: { cores: cpus.length, cpu: cpus[0]?.model, memoryBytes: os.totalmem(), platform: `${os.platform()} ${os.release()}`, node: process.version, loadavgBefore: loadBefore.map((x) => round(x, 2)), loadavgAfter: os.loadavg().map((x) => round(x, 2)) },
+    method: {
+      repetitions: reps,
+      variants: VARIANTS,
+      interleaving: "variants interleaved and rotated per repetition (A B C, B C A, C A B, ...)",
+      origins: "each figure, repetition and variant on a fresh origin (new port), storage cleared after (deleteDatabase + CDP Storage.clearDataForOrigin)",
+      durability: "default (IndexedDB transactions opened without a durability option in all three; Chromium's default behaves like 'relaxed')",
+      statistics: "one value per run (origin); median, min and max over the repetitions; ratio = xrm-offline median / peer median",
+      data: "bench/data.js: deterministic (seed 20261127) msdyn_workorder rows in the Web API JSON shape, ~1.27 KB as JSON, generated in the page per origin",
+      indexes: "every store indexes msdyn_systemstatus and msdyn_timefrompromised (what the xrm-offline bench profile makes it index; msdyn_city is text, which the store does not index)",
+      xrmOffline:
+        (reference
+          ? "XrmOffline.open against the reference server (xrm-offline serve --db :memory:, WhoAmI and EntityDefinitions from it) with a profile object"
+          : "XrmOffline.open with a profile object, the shipped schema and a fetch stub answering WhoAmI (--no-server)") +
+        "; autoSync false, then client.setNetworkCutOff(true) (offline: writes schedule no upload); rows loaded with client.store.putServerRows in chunks of 1,000 (the bulk write path until the sync engine lands); queries and creates through client.WebApi.offline",
+      referenceServer: reference ? "xrm-offline serve --port 0 --db :memory: (debug build), user tech1" : null,
+      query: { ...QUERY, xrmOffline: "OData $filter/$orderby/$top", dexie: "where(date).between().filter().limit(50)", raw: "cursor on the date index, filter in JS, stop at 50" },
+      dexie: JSON.parse(readFileSync(join(ROOT, "node_modules", "dexie", "package.json"), "utf8")).version,
+    },
+    seconds: round((Date.now() - started) / 1000, 1),
+    figures: results,
+  };
+} finally {
+  await context.close();
+  reference?.stop();
+  rmSync(userDataDir, { recursive: true, force: true });
+}
+
+printTable(out);
+if (save) {
+  mkdirSync(RESULTS, { recursive: true });
+  const text = JSON.stringify(out, null, 1) + "\n";
+  writeFileSync(join(RESULTS, "latest.json"), text);
+  const file = `${out.date.slice(0, 10)}-${out.commit}.json`;
+  writeFileSync(join(RESULTS, file), text);
+  console.log(`\nwrote bench/results/latest.json and bench/results/${file}`);
+}
+const failed = out.figures.filter((f) => f.check.sameIds === false);
+if (failed.length) {
+  console.error(`FAILED: different results in ${failed.map((f) => f.id).join(", ")}`);
+  process.exit(1);
+}
+
+function summaryOf(figure, r) {
+  const parts = [];
+  if (r.load) parts.push(`load ${Math.round(r.load.rowsPerSec)} rows/s`);
+  if (r.query) parts.push(`query median ${r.query.median.toFixed(2)} ms (first ${r.query.firstMs.toFixed(1)})`);
+  if (r.create) parts.push(`create p50 ${median(r.create.samples).toFixed(3)} ms`);
+  if (r.probe) parts.push(JSON.stringify(r.probe));
+  return parts.join(", ");
+}
+
+function printTable(o) {
+  const fmt = (x, unit) => (unit === "rows/s" || x >= 1000 ? Math.round(x).toLocaleString("en") : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+  const cell = (s, unit) => `${fmt(s.median, unit)} [${fmt(s.min, unit)}-${fmt(s.max, unit)}]`;
+  const rows = [];
+  for (const f of o.figures) {
+    for (const [name, m] of Object.entries(f.metrics)) {
+      if (Object.keys(m.variants).length !== VARIANTS.length) continue;
+      rows.push([
+        `${f.id} ${name} (${m.unit}${m.better === "higher" ? ", higher is better" : ""})`,
+        ...VARIANTS.map((v) => cell(m.variants[v], m.unit)),
+        ...Object.values(m.ratios).map((r) => r.toFixed(2)),
+      ]);
+    }
+  }
+  const head = ["figure: median [min-max]", ...VARIANTS, ...VARIANTS.slice(1).map((p) => `${VARIANTS[0]}/${p}`)];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  console.log(`\nxrm-offline bench, commit ${o.commit}${o.dirty ? " (dirty)" : ""}, ${o.browser.version}, ${o.machine.cores} cores, ${o.method.repetitions} repetitions, ${o.seconds} s`);
+  console.log(line(head));
+  for (const r of rows) console.log(line(r));
+  for (const f of o.figures) if (f.check.expectedCount) console.log(`${f.id}: ${f.check.sameIds ? "all variants returned the same 50 ids as Node computes" : "DIFFERENT RESULTS"}`);
+}
