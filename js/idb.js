@@ -140,16 +140,26 @@ export async function getAllIn(db, store, index, keys) {
  * resumes after rows it already read with the same index key).
  */
 export async function getAllJson(db, store, index, range, count, skipKeys) {
+  const [, json] = await scanJson(db, store, index, range, count, skipKeys);
+  return json;
+}
+
+/**
+ * As `getAllJson`, resolving `[rowsRead, json]`: how many rows IndexedDB returned before the `skipKeys` filter, so a
+ * batched scan can tell a full batch from the end of the index.
+ */
+export async function scanJson(db, store, index, range, count, skipKeys) {
   const s = db.transaction(store, "readonly").objectStore(store);
   const source = index ? s.index(index) : s;
   let rows = await request(source.getAll(toRange(range), count));
+  const read = rows.length;
   if (skipKeys && skipKeys.length && index) {
     const skip = new Set(skipKeys);
     const keyPath = s.keyPath;
     const indexPath = source.keyPath;
     rows = rows.filter((r) => !(r[indexPath] === range.lower && skip.has(r[keyPath])));
   }
-  return JSON.stringify(rows);
+  return [read, JSON.stringify(rows)];
 }
 
 /**

@@ -171,8 +171,11 @@ async fn every_access_path_returns_what_the_evaluator_returns() {
             serde_json::json!(format!("2026-11-{:02}T{:02}:00:00Z", 1 + day, hour))
         };
         let status = 690970000 + lcg(&mut seed) % 6;
-        let duration =
-            if lcg(&mut seed).is_multiple_of(5) { serde_json::Value::Null } else { serde_json::json!(lcg(&mut seed) % 10 * 30) };
+        let duration = if lcg(&mut seed).is_multiple_of(5) {
+            serde_json::Value::Null
+        } else {
+            serde_json::json!(lcg(&mut seed) % 10 * 30)
+        };
         let city = ["Lyon", "Nantes", "Brest", "Oslo"][(lcg(&mut seed) % 4) as usize];
         rows.push(serde_json::json!({
             "msdyn_workorderid": format!("00000000-0000-4000-8000-{:012x}", i),
@@ -196,6 +199,9 @@ async fn every_access_path_returns_what_the_evaluator_returns() {
         "$orderby=msdyn_totalestimatedduration desc,msdyn_name&$top=25",
         "$filter=msdyn_totalestimatedduration gt 60&$orderby=msdyn_totalestimatedduration,msdyn_name&$top=30",
         "$filter=msdyn_timefrompromised le 2026-11-03T04:00:00Z&$orderby=msdyn_timefrompromised desc,msdyn_name",
+        // More rows than one batch, with ties at the batch boundaries.
+        "$filter=msdyn_timefrompromised ge 2026-11-01&$orderby=msdyn_timefrompromised,msdyn_name&$top=300",
+        "$filter=msdyn_city ne 'Oslo'&$orderby=msdyn_timefrompromised desc,msdyn_name&$top=290",
         // Equality and ranges without an indexed order.
         "$filter=msdyn_systemstatus eq 690970003&$orderby=msdyn_name",
         "$filter=msdyn_totalestimatedduration ge 90 and msdyn_totalestimatedduration lt 180&$orderby=msdyn_name",

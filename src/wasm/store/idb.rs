@@ -57,6 +57,17 @@ extern "C" {
         skip_keys: Array,
     ) -> Result<JsValue, JsValue>;
 
+    /// As `get_all_json`, resolving `[rowsRead, json]` (rows read before the skip filter).
+    #[wasm_bindgen(js_name = scanJson, catch)]
+    pub async fn scan_json(
+        db: &JsValue,
+        store: &str,
+        index: Option<String>,
+        range: JsValue,
+        count: Option<u32>,
+        skip_keys: Array,
+    ) -> Result<JsValue, JsValue>;
+
     /// Rows through an index within a range, descending, resuming after `{key, primaryKey}`, as JSON text.
     #[wasm_bindgen(js_name = getAllJsonDesc, catch)]
     pub async fn get_all_json_desc(

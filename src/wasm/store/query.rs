@@ -103,7 +103,8 @@ async fn ordered_scan(
     let mut skip: Vec<String> = Vec::new();
     let mut after = JsValue::UNDEFINED;
     loop {
-        let rows = if descending {
+        // `n`: rows IndexedDB returned (before skipping rows a previous batch already read).
+        let (rows, n) = if descending {
             let text = idb::get_all_json_desc(
                 &inner.db,
                 &table_store(&q.table),
@@ -116,12 +117,20 @@ async fn ordered_scan(
             .map_err(|e| idb_err("query", e))?
             .as_string()
             .unwrap_or_default();
-            parse_rows(&text)?
+            let rows = parse_rows(&text)?;
+            let n = rows.len();
+            (rows, n)
         } else {
             let keys: Array = skip.iter().map(|k| JsValue::from_str(k)).collect();
-            read_json(inner, &q.table, Some(index.to_string()), range_js(&lower, &upper), Some(batch), keys).await?
+            let range = range_js(&lower, &upper);
+            let got =
+                idb::scan_json(&inner.db, &table_store(&q.table), Some(index.to_string()), range, Some(batch), keys)
+                    .await
+                    .map_err(|e| idb_err("query", e))?;
+            let pair = Array::from(&got);
+            let n = pair.get(0).as_f64().unwrap_or(0.0) as usize;
+            (parse_rows(&pair.get(1).as_string().unwrap_or_default())?, n)
         };
-        let n = rows.len();
         for row in rows {
             let key = row.get(index).cloned();
             if matched.len() >= need && key != last_key {
