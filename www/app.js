@@ -273,6 +273,9 @@ async function refreshView({ background = false, focus = true } = {}) {
     else if (route === "status") out = editing ? null : await statusView();
     else out = await agendaView();
     if (n !== rendering || out === null) return;
+    // A background refresh never replaces a form the user is in (checked again: focus may have moved meanwhile),
+    // unless the record is gone.
+    if (background && document.activeElement?.closest?.("#view form") && !out.__html.includes("notfound")) return;
     view.innerHTML = out.__html;
     bindView(route);
     if (flash) {

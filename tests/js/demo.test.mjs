@@ -95,7 +95,7 @@ test("a technician's day: first sync, offline edits and completion, reload offli
   await shot(page, "02-first-sync", { fullPage: false });
   await faults(null);
   await page.locator("#notice-text", { hasText: "Your data is ready for offline use." }).waitFor({ timeout: 60000 });
-  assert.equal(await page.getAttribute("body", "data-first-sync"), "done");
+  await page.waitForFunction(() => document.body.dataset.firstSync === "done");
   assert.equal(await page.textContent("#sync-state-text"), "Connected");
 
   // Agenda: the technician's bookings for today and the next seven days, from the device.
@@ -207,6 +207,7 @@ test("a technician's day: first sync, offline edits and completion, reload offli
 
   // Conflicts recorded as sync errors: Settings -> server wins.
   await page.getByLabel(/Server wins/).check();
+  assert.equal(await page.isChecked('input[value="serverWins"]'), true);
   await page.getByRole("button", { name: "Apply" }).click();
   await page.locator("#view dd", { hasText: "server wins" }).waitFor().catch(async (e) => {
     throw new Error(`${e.message}\n${await page.textContent("#view")}\n${errors.join("\n")}`);
