@@ -43,6 +43,27 @@ run(wasmOpt, [
 
 // The hand-written JS (entry point, client, online Web API, IndexedDB primitives) sits beside the generated glue.
 for (const f of readdirSync(join(root, "js"))) copyFileSync(join(root, "js", f), join(pkg, f));
+// One copy of js/idb.js: the wasm module imports it as a wasm-bindgen snippet, so the JS modules import that copy
+// too instead of shipping it twice.
+const snippetDir = readdirSync(join(pkg, "snippets"))[0];
+const snippetIdb = `./snippets/${snippetDir}/js/idb.js`;
+for (const f of readdirSync(pkg).filter((f) => f.endsWith(".js"))) {
+  const path = join(pkg, f);
+  writeFileSync(path, readFileSync(path, "utf8").replaceAll('from "./idb.js"', `from "${snippetIdb}"`));
+}
+rmSync(join(pkg, "idb.js"));
+
+// Minify every JS module in place (names of exports are kept; import.meta.url stays for locating the wasm).
+const { transform } = await import("esbuild");
+const jsPaths = [
+  ...readdirSync(pkg).filter((f) => f.endsWith(".js")).map((f) => join(pkg, f)),
+  join(pkg, "snippets", snippetDir, "js", "idb.js"),
+];
+for (const path of jsPaths) {
+  const { code } = await transform(readFileSync(path, "utf8"), { minify: true, format: "esm", target: "es2022", legalComments: "none" });
+  writeFileSync(path, code);
+}
+
 // The Field Service schema and default profile, as files rather than wasm data (the schema is 470 KB).
 copyFileSync(join(root, "schema", "fieldservice.json"), join(pkg, "fieldservice-schema.json"));
 copyFileSync(join(root, "profiles", "fieldservice.json"), join(pkg, "fieldservice-profile.json"));
@@ -57,8 +78,8 @@ const size = (f) => {
   return { raw, gzip: gz };
 };
 // "glue" is every JS file a page loads: the generated bindings plus the hand-written modules.
-const jsFiles = readdirSync(pkg).filter((f) => f.endsWith(".js"));
-const allJs = Buffer.concat(jsFiles.map((f) => readFileSync(join(pkg, f))));
+const jsFiles = jsPaths.map((p) => p.slice(pkg.length + 1));
+const allJs = Buffer.concat(jsPaths.map((p) => readFileSync(p)));
 const sizes = {
   wasm: size(wasmFile),
   glue: { raw: allJs.length, gzip: gzipSync(allJs, { level: 9 }).length, files: jsFiles },

@@ -98,7 +98,7 @@ async fn ordered_scan(
     let pk = inner.schema.table(&q.table).map(|t| t.primary_id_attribute.clone()).unwrap_or_default();
     let mut matched: Vec<Row> = Vec::new();
     let mut last_key: Option<Value> = None;
-    let mut batch: u32 = 128;
+    let mut batch: u32 = 256;
     let mut lower = lower;
     let mut skip: Vec<String> = Vec::new();
     let mut after = JsValue::UNDEFINED;
