@@ -3,6 +3,7 @@
 // notifications and "Record Not Found". Plain modules, no framework. Everything the screens show comes from
 // Xrm.WebApi (routed: the device once the first sync is done, the server before) and client.sync.
 import { XrmOffline } from "/pkg/index.js";
+/* global Xrm */ // defined by client.installGlobal(): the screens use Xrm.WebApi as a model-driven app script would
 
 const TECHNICIANS = [
   { key: "tech1", name: "Toni North", token: "tech1-token", unit: "Contoso North" },
@@ -427,7 +428,7 @@ window.addEventListener("offline", () => void refreshIndicator());
 
 async function agendaView() {
   const me = id(client.Utility.getGlobalContext().userSettings.userId);
-  const res = await client.WebApi.retrieveMultipleRecords("bookableresource", `?$select=bookableresourceid,name&$filter=_userid_value eq ${me}`);
+  const res = await Xrm.WebApi.retrieveMultipleRecords("bookableresource", `?$select=bookableresourceid,name&$filter=_userid_value eq ${me}`);
   const from = new Date();
   from.setHours(0, 0, 0, 0);
   const to = new Date(from.getTime() + 8 * 86400000);
@@ -440,7 +441,7 @@ async function agendaView() {
       `&$filter=(${who}) and endtime ge ${from.toISOString()} and starttime lt ${to.toISOString()}` +
       `&$orderby=starttime` +
       `&$expand=BookingStatus($select=name),msdyn_WorkOrder($select=msdyn_name,msdyn_systemstatus,_msdyn_serviceaccount_value;$expand=msdyn_ServiceAccount($select=name,address1_city))`;
-    bookings = (await client.WebApi.retrieveMultipleRecords("bookableresourcebooking", q)).entities;
+    bookings = (await Xrm.WebApi.retrieveMultipleRecords("bookableresourcebooking", q)).entities;
   }
   const days = new Map();
   for (const b of bookings) {
@@ -478,7 +479,7 @@ let currentWo = null;
 async function workOrderView(woId, editing) {
   let wo;
   try {
-    wo = await client.WebApi.retrieveRecord(
+    wo = await Xrm.WebApi.retrieveRecord(
       "msdyn_workorder",
       woId,
       "?$select=msdyn_name,msdyn_systemstatus,msdyn_workordersummary,msdyn_instructions,msdyn_address1,msdyn_city,msdyn_postalcode,msdyn_completedon,msdyn_timefrompromised,msdyn_timetopromised,_msdyn_serviceaccount_value,_msdyn_customerasset_value,_msdyn_primaryincidenttype_value" +
@@ -499,10 +500,10 @@ async function workOrderView(woId, editing) {
   currentWo = wo;
   const byWo = `&$filter=_msdyn_workorder_value eq ${woId}`;
   const [products, services, tasks, catalog] = await Promise.all([
-    client.WebApi.retrieveMultipleRecords("msdyn_workorderproduct", `?$select=msdyn_name,msdyn_quantity,msdyn_estimatequantity,msdyn_linestatus,_msdyn_product_value${byWo}&$orderby=msdyn_name&$expand=msdyn_Product($select=name)`),
-    client.WebApi.retrieveMultipleRecords("msdyn_workorderservice", `?$select=msdyn_name,msdyn_duration,msdyn_estimateduration,msdyn_linestatus,_msdyn_service_value${byWo}&$orderby=msdyn_name&$expand=msdyn_Service($select=name)`),
-    client.WebApi.retrieveMultipleRecords("msdyn_workorderservicetask", `?$select=msdyn_name,msdyn_percentcomplete,msdyn_lineorder,createdon${byWo}&$orderby=msdyn_name`),
-    client.WebApi.retrieveMultipleRecords("product", "?$select=name,productnumber,msdyn_fieldserviceproducttype&$filter=msdyn_fieldserviceproducttype ne 690970002&$orderby=name", 200),
+    Xrm.WebApi.retrieveMultipleRecords("msdyn_workorderproduct", `?$select=msdyn_name,msdyn_quantity,msdyn_estimatequantity,msdyn_linestatus,_msdyn_product_value${byWo}&$orderby=msdyn_name&$expand=msdyn_Product($select=name)`),
+    Xrm.WebApi.retrieveMultipleRecords("msdyn_workorderservice", `?$select=msdyn_name,msdyn_duration,msdyn_estimateduration,msdyn_linestatus,_msdyn_service_value${byWo}&$orderby=msdyn_name&$expand=msdyn_Service($select=name)`),
+    Xrm.WebApi.retrieveMultipleRecords("msdyn_workorderservicetask", `?$select=msdyn_name,msdyn_percentcomplete,msdyn_lineorder,createdon${byWo}&$orderby=msdyn_name`),
+    Xrm.WebApi.retrieveMultipleRecords("product", "?$select=name,productnumber,msdyn_fieldserviceproducttype&$filter=msdyn_fieldserviceproducttype ne 690970002&$orderby=name", 200),
   ]);
   const status = WO_STATUS[wo.msdyn_systemstatus] ?? "";
   const asset = wo.msdyn_CustomerAsset;
@@ -615,7 +616,7 @@ function bindWorkOrder() {
     if (summary !== (wo.msdyn_workordersummary ?? "")) changes.msdyn_workordersummary = summary || null;
     if (!Object.keys(changes).length) return formMessage("Nothing to save.", "info");
     try {
-      await client.WebApi.updateRecord("msdyn_workorder", woId, changes);
+      await Xrm.WebApi.updateRecord("msdyn_workorder", woId, changes);
       $("wo-summary").removeAttribute("aria-invalid");
       flash = { text: onDevice("msdyn_workorder") && !client.network.available() ? "Saved on this device; it uploads when you are connected." : "Saved.", kind: "ok" };
       await refreshView({ focus: false });
@@ -635,7 +636,7 @@ function bindWorkOrder() {
       if (hooksOnDevice()) {
         // The pre hook validates, the post hook adds the sign-off task, and the server's action is queued: it runs
         // after the uploads it depends on, when the network is there.
-        await client.WebApi.updateRecord("msdyn_workorder", woId, { msdyn_systemstatus: COMPLETED, ...(summary !== (wo.msdyn_workordersummary ?? "") ? { msdyn_workordersummary: summary } : {}) });
+        await Xrm.WebApi.updateRecord("msdyn_workorder", woId, { msdyn_systemstatus: COMPLETED, ...(summary !== (wo.msdyn_workordersummary ?? "") ? { msdyn_workordersummary: summary } : {}) });
         await client.hooks.enqueueOnline(completeRequest(woId, summary));
         flash = { text: client.network.available() ? "Completed; the Complete work order action runs on the server after the upload." : "Completed on this device; the Complete work order action runs on the server when you are connected.", kind: "ok" };
       } else if (client.network.available()) {
@@ -645,7 +646,7 @@ function bindWorkOrder() {
         flash = { text: "Completed on the server.", kind: "ok" };
       } else {
         // Offline: complete on the device, and queue the server's action for when the network returns.
-        await client.WebApi.updateRecord("msdyn_workorder", woId, { msdyn_systemstatus: COMPLETED, ...(summary !== (wo.msdyn_workordersummary ?? "") ? { msdyn_workordersummary: summary } : {}) });
+        await Xrm.WebApi.updateRecord("msdyn_workorder", woId, { msdyn_systemstatus: COMPLETED, ...(summary !== (wo.msdyn_workordersummary ?? "") ? { msdyn_workordersummary: summary } : {}) });
         queueAction({ type: "msdyn_CompleteWorkOrder", workOrderId: id(woId), summary });
         flash = { text: "Completed on this device; the Complete work order action runs on the server when you are connected.", kind: "ok" };
       }
@@ -663,7 +664,7 @@ function bindWorkOrder() {
     const name = $("ap-product").selectedOptions[0]?.textContent ?? "Product";
     const t = "msdyn_workorderproduct";
     try {
-      await client.WebApi.createRecord(t, {
+      await Xrm.WebApi.createRecord(t, {
         msdyn_name: name,
         msdyn_linestatus: 690970001,
         msdyn_quantity: qty,
@@ -682,7 +683,7 @@ function bindWorkOrder() {
     if (!name) return $("at-name").focus();
     const t = "msdyn_workorderservicetask";
     try {
-      await client.WebApi.createRecord(t, { msdyn_name: name, msdyn_percentcomplete: 0, ...lookup(t, "msdyn_workorder", "msdyn_WorkOrder", "msdyn_workorder", "msdyn_workorders", woId) });
+      await Xrm.WebApi.createRecord(t, { msdyn_name: name, msdyn_percentcomplete: 0, ...lookup(t, "msdyn_workorder", "msdyn_WorkOrder", "msdyn_workorder", "msdyn_workorders", woId) });
       await refreshView({ focus: false });
       void refreshIndicator();
     } catch (e) {
