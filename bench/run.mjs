@@ -19,19 +19,10 @@ import os from "node:os";
 import { chromium } from "playwright-core";
 import { EXTRA_FIGURES, FIGURES, VARIANTS, median } from "./figures.mjs";
 import { QUERY, workOrders } from "./data.js";
+import { CHROMIUM_ARGS } from "../tests/js/support/browser.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const RESULTS = join(ROOT, "bench", "results");
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 
 // ---- arguments
 const argv = process.argv.slice(2);

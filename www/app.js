@@ -3,6 +3,7 @@
 // notifications and "Record Not Found". Plain modules, no framework. Everything the screens show comes from
 // Xrm.WebApi (routed: the device once the first sync is done, the server before) and client.sync.
 import { XrmOffline } from "/pkg/index.js";
+/* global Xrm */ // defined by client.installGlobal(): the screens use Xrm.WebApi as a model-driven app script would
 
 const TECHNICIANS = [
   { key: "tech1", name: "Toni North", token: "tech1-token", unit: "Contoso North" },
@@ -96,8 +97,10 @@ async function openClient() {
     getAccessToken: () => tech.token,
     conflictPolicy: conflictPolicy(),
     fetch: demoFetch,
+    ...(params.get("hookRetryMs") ? { hookRetryBaseMs: Number(params.get("hookRetryMs")) } : {}),
   });
   client.installGlobal();
+  registerHooks();
   window.__demo = { client, XrmOffline };
   if (cut) await client.setNetworkCutOff(true);
   client.sync.on("state", () => void refreshIndicator());
@@ -210,6 +213,65 @@ function onComplete(report) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Offline workflow hooks (client.hooks, when the package has them): the business logic of completing a work order
+// runs on the device, online or not, and the server's action is queued for the network.
+
+const hasHooks = () => typeof client?.hooks?.register === "function";
+const COMPLETION_TASK = "Customer sign-off";
+
+function registerHooks() {
+  if (!hasHooks()) return;
+  // Pre: a work order can't be set to Completed without a completion note (the server's plug-in rule, on the device).
+  client.hooks.register("fieldservice.validateCompletion", {
+    table: "msdyn_workorder",
+    message: "Update",
+    stage: "pre",
+    handler: async (ctx) => {
+      if (ctx.target?.msdyn_systemstatus !== COMPLETED) return;
+      const note = "msdyn_workordersummary" in ctx.target ? ctx.target.msdyn_workordersummary : (await ctx.getPreImage())?.msdyn_workordersummary;
+      if (!String(note ?? "").trim()) throw new Error("A completed work order needs a completion note.");
+    },
+  });
+  // Post: a completed work order gets a "Customer sign-off" service task (once, even if the hook runs twice).
+  client.hooks.register("fieldservice.completionTask", {
+    table: "msdyn_workorder",
+    message: "Update",
+    stage: "post",
+    handler: async (ctx) => {
+      if (ctx.record?.msdyn_systemstatus !== COMPLETED || ctx.previous?.msdyn_systemstatus === COMPLETED) return null;
+      const existing = await ctx.WebApi.retrieveMultipleRecords("msdyn_workorderservicetask", `?$select=msdyn_workorderservicetaskid&$filter=_msdyn_workorder_value eq ${ctx.id} and msdyn_name eq '${COMPLETION_TASK}'`);
+      if (existing.entities.length) return existing.entities[0].msdyn_workorderservicetaskid;
+      const task = await ctx.WebApi.createRecord("msdyn_workorderservicetask", { msdyn_name: COMPLETION_TASK, msdyn_percentcomplete: 0, msdyn_workorder: { logicalname: "msdyn_workorder", id: ctx.id } });
+      return task.id;
+    },
+  });
+  const changed = () => {
+    void refreshIndicator();
+    void refreshView({ background: true });
+  };
+  client.hooks.on("result", (e) => {
+    if (e.kind === "online") notice(`${e.name} ran on the server.`, { kind: "ok" });
+    changed();
+  });
+  client.hooks.on("deadLetter", (e) => {
+    notice(`A ${e.kind === "online" ? "queued action" : "hook"} failed: ${e.name}.`, { kind: "warn", action: { label: "Offline status", run: () => (location.hash = "#/status") } });
+    changed();
+  });
+  client.hooks.on("error", changed);
+}
+
+/** Queued online work: the package's hook queue, else the page's own list. `{name, workOrderId, state, error}`. */
+async function pendingActions() {
+  if (hasHooks()) {
+    const q = await client.hooks.queue();
+    return q
+      .filter((e) => e.kind === "online" && e.state === "pending")
+      .map((e) => ({ name: e.name, workOrderId: /msdyn_workorders\(([0-9a-f-]+)\)/i.exec(e.request?.path ?? "")?.[1]?.toLowerCase(), error: e.lastError?.message }));
+  }
+  return queuedActions().map((a) => ({ name: "msdyn_CompleteWorkOrder", workOrderId: a.workOrderId, error: a.failed }));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Online actions requested while offline: kept on the device and run when the server is reachable again, after the
 // uploads they depend on. (The in-page stand-in for the package's client.hooks.enqueueOnline.)
 
@@ -228,7 +290,7 @@ function completeRequest(workOrderId, summary) {
 }
 let draining = false;
 async function drainQueuedActions() {
-  if (draining || !client || !client.network.available()) return;
+  if (draining || !client || hasHooks() || !client.network.available()) return;
   const list = queuedActions();
   if (!list.length) return;
   draining = true;
@@ -260,11 +322,15 @@ async function drainQueuedActions() {
 // Routing
 
 let flash = null; // a message for the form of the next render
+let foregroundRendering = 0;
 async function refreshView({ background = false, focus = true } = {}) {
   if (!client) return renderSignIn();
   const [route, arg] = location.hash.replace(/^#\/?/, "").split("/");
   for (const a of document.querySelectorAll("#nav a")) a.setAttribute("aria-current", a.dataset.route === (route || "agenda") ? "page" : "false");
+  // A background refresh never cancels a render the user asked for (that one shows fresh data anyway).
+  if (background && foregroundRendering) return;
   const n = ++rendering;
+  if (!background) foregroundRendering = n;
   const view = $("view");
   try {
     let out;
@@ -286,6 +352,8 @@ async function refreshView({ background = false, focus = true } = {}) {
   } catch (e) {
     if (n !== rendering) return;
     view.innerHTML = html`<section class="card error" role="alert"><h2 tabindex="-1">Something went wrong</h2><p>${errText(e)}</p></section>`.__html;
+  } finally {
+    if (foregroundRendering === n) foregroundRendering = 0;
   }
 }
 window.addEventListener("hashchange", () => refreshView());
@@ -360,7 +428,7 @@ window.addEventListener("offline", () => void refreshIndicator());
 
 async function agendaView() {
   const me = id(client.Utility.getGlobalContext().userSettings.userId);
-  const res = await client.WebApi.retrieveMultipleRecords("bookableresource", `?$select=bookableresourceid,name&$filter=_userid_value eq ${me}`);
+  const res = await Xrm.WebApi.retrieveMultipleRecords("bookableresource", `?$select=bookableresourceid,name&$filter=_userid_value eq ${me}`);
   const from = new Date();
   from.setHours(0, 0, 0, 0);
   const to = new Date(from.getTime() + 8 * 86400000);
@@ -373,7 +441,7 @@ async function agendaView() {
       `&$filter=(${who}) and endtime ge ${from.toISOString()} and starttime lt ${to.toISOString()}` +
       `&$orderby=starttime` +
       `&$expand=BookingStatus($select=name),msdyn_WorkOrder($select=msdyn_name,msdyn_systemstatus,_msdyn_serviceaccount_value;$expand=msdyn_ServiceAccount($select=name,address1_city))`;
-    bookings = (await client.WebApi.retrieveMultipleRecords("bookableresourcebooking", q)).entities;
+    bookings = (await Xrm.WebApi.retrieveMultipleRecords("bookableresourcebooking", q)).entities;
   }
   const days = new Map();
   for (const b of bookings) {
@@ -411,7 +479,7 @@ let currentWo = null;
 async function workOrderView(woId, editing) {
   let wo;
   try {
-    wo = await client.WebApi.retrieveRecord(
+    wo = await Xrm.WebApi.retrieveRecord(
       "msdyn_workorder",
       woId,
       "?$select=msdyn_name,msdyn_systemstatus,msdyn_workordersummary,msdyn_instructions,msdyn_address1,msdyn_city,msdyn_postalcode,msdyn_completedon,msdyn_timefrompromised,msdyn_timetopromised,_msdyn_serviceaccount_value,_msdyn_customerasset_value,_msdyn_primaryincidenttype_value" +
@@ -432,20 +500,20 @@ async function workOrderView(woId, editing) {
   currentWo = wo;
   const byWo = `&$filter=_msdyn_workorder_value eq ${woId}`;
   const [products, services, tasks, catalog] = await Promise.all([
-    client.WebApi.retrieveMultipleRecords("msdyn_workorderproduct", `?$select=msdyn_name,msdyn_quantity,msdyn_estimatequantity,msdyn_linestatus,_msdyn_product_value${byWo}&$orderby=msdyn_name&$expand=msdyn_Product($select=name)`),
-    client.WebApi.retrieveMultipleRecords("msdyn_workorderservice", `?$select=msdyn_name,msdyn_duration,msdyn_estimateduration,msdyn_linestatus,_msdyn_service_value${byWo}&$orderby=msdyn_name&$expand=msdyn_Service($select=name)`),
-    client.WebApi.retrieveMultipleRecords("msdyn_workorderservicetask", `?$select=msdyn_name,msdyn_percentcomplete,msdyn_lineorder,createdon${byWo}&$orderby=msdyn_name`),
-    client.WebApi.retrieveMultipleRecords("product", "?$select=name,productnumber,msdyn_fieldserviceproducttype&$filter=msdyn_fieldserviceproducttype ne 690970002&$orderby=name", 200),
+    Xrm.WebApi.retrieveMultipleRecords("msdyn_workorderproduct", `?$select=msdyn_name,msdyn_quantity,msdyn_estimatequantity,msdyn_linestatus,_msdyn_product_value${byWo}&$orderby=msdyn_name&$expand=msdyn_Product($select=name)`),
+    Xrm.WebApi.retrieveMultipleRecords("msdyn_workorderservice", `?$select=msdyn_name,msdyn_duration,msdyn_estimateduration,msdyn_linestatus,_msdyn_service_value${byWo}&$orderby=msdyn_name&$expand=msdyn_Service($select=name)`),
+    Xrm.WebApi.retrieveMultipleRecords("msdyn_workorderservicetask", `?$select=msdyn_name,msdyn_percentcomplete,msdyn_lineorder,createdon${byWo}&$orderby=msdyn_name`),
+    Xrm.WebApi.retrieveMultipleRecords("product", "?$select=name,productnumber,msdyn_fieldserviceproducttype&$filter=msdyn_fieldserviceproducttype ne 690970002&$orderby=name", 200),
   ]);
   const status = WO_STATUS[wo.msdyn_systemstatus] ?? "";
   const asset = wo.msdyn_CustomerAsset;
-  const queued = queuedActions().filter((a) => a.workOrderId === id(woId));
+  const queued = (await pendingActions()).filter((a) => a.workOrderId === id(woId));
   const done = wo.msdyn_systemstatus === COMPLETED;
   return html`<section aria-labelledby="wo-title" data-workorder="${wo.msdyn_workorderid}">
     <p class="crumbs"><a href="#/agenda">← Agenda</a></p>
     <div class="title-row"><h2 id="wo-title" tabindex="-1">${wo.msdyn_name}</h2><span class="badge wo-${status.toLowerCase().replace(/ /g, "-")}" id="wo-status">${status}</span></div>
     <p class="muted">Answered ${onDevice("msdyn_workorder") ? "from this device" : "by the server"}.</p>
-    ${queued.length ? html`<p class="card warn" id="wo-queued">Queued for the network: Complete work order (${queued.map((q) => (q.failed ? `failed: ${q.failed}` : "waiting")).join(", ")}).</p>` : ""}
+    ${queued.length ? html`<p class="card warn" id="wo-queued">Queued for the network: Complete work order (${queued.map((q) => (q.error ? `retrying: ${q.error}` : "waiting for the upload and the network")).join(", ")}).</p>` : ""}
     <div class="grid">
       <div class="card">
         <h3>Customer</h3>
@@ -506,6 +574,19 @@ async function workOrderView(woId, editing) {
   </section>`;
 }
 
+/** Whether writes of work orders go to the device with the package's hooks (they then validate and react). */
+const hooksOnDevice = () => hasHooks() && onDevice("msdyn_workorder");
+
+/** Shows a write's error; a pre hook's rejection marks the completion note. */
+function hookRejected(e) {
+  if (e?.errorName === "HookRejected" && /completion note/.test(e.message)) {
+    $("wo-summary").setAttribute("aria-invalid", "true");
+    $("wo-summary").focus();
+    return formMessage(e.message);
+  }
+  formMessage(errText(e));
+}
+
 function formMessage(text, kind = "error") {
   const m = $("wo-form-msg");
   if (!m) return;
@@ -522,8 +603,8 @@ function bindWorkOrder() {
     ev.preventDefault();
     const status = Number($("wo-status-input").value);
     const summary = $("wo-summary").value.trim();
-    // In-page validation (the pre hook's rule): a completed work order needs a completion note.
-    if (status === COMPLETED && !summary) {
+    // Without the package's hooks, the page validates: a completed work order needs a completion note.
+    if (!hooksOnDevice() && status === COMPLETED && !summary) {
       $("wo-summary").setAttribute("aria-invalid", "true");
       $("wo-summary").focus();
       return formMessage("A completed work order needs a completion note.");
@@ -535,37 +616,44 @@ function bindWorkOrder() {
     if (summary !== (wo.msdyn_workordersummary ?? "")) changes.msdyn_workordersummary = summary || null;
     if (!Object.keys(changes).length) return formMessage("Nothing to save.", "info");
     try {
-      await client.WebApi.updateRecord("msdyn_workorder", woId, changes);
+      await Xrm.WebApi.updateRecord("msdyn_workorder", woId, changes);
+      $("wo-summary").removeAttribute("aria-invalid");
       flash = { text: onDevice("msdyn_workorder") && !client.network.available() ? "Saved on this device; it uploads when you are connected." : "Saved.", kind: "ok" };
       await refreshView({ focus: false });
       void refreshIndicator();
     } catch (e) {
-      formMessage(errText(e));
+      hookRejected(e);
     }
   };
   $("wo-complete").onclick = async () => {
     const summary = $("wo-summary").value.trim();
-    if (!summary) {
+    if (!hooksOnDevice() && !summary) {
       $("wo-summary").setAttribute("aria-invalid", "true");
       $("wo-summary").focus();
       return formMessage("A completed work order needs a completion note.");
     }
     try {
-      if (client.network.available()) {
+      if (hooksOnDevice()) {
+        // The pre hook validates, the post hook adds the sign-off task, and the server's action is queued: it runs
+        // after the uploads it depends on, when the network is there.
+        await Xrm.WebApi.updateRecord("msdyn_workorder", woId, { msdyn_systemstatus: COMPLETED, ...(summary !== (wo.msdyn_workordersummary ?? "") ? { msdyn_workordersummary: summary } : {}) });
+        await client.hooks.enqueueOnline(completeRequest(woId, summary));
+        flash = { text: client.network.available() ? "Completed; the Complete work order action runs on the server after the upload." : "Completed on this device; the Complete work order action runs on the server when you are connected.", kind: "ok" };
+      } else if (client.network.available()) {
         // Online: the server's business process completes the work order and its bookings.
         await client.WebApi.online.execute(completeRequest(woId, summary));
         await client.sync.now().catch(() => {});
         flash = { text: "Completed on the server.", kind: "ok" };
       } else {
         // Offline: complete on the device, and queue the server's action for when the network returns.
-        await client.WebApi.updateRecord("msdyn_workorder", woId, { msdyn_systemstatus: COMPLETED, ...(summary !== (wo.msdyn_workordersummary ?? "") ? { msdyn_workordersummary: summary } : {}) });
+        await Xrm.WebApi.updateRecord("msdyn_workorder", woId, { msdyn_systemstatus: COMPLETED, ...(summary !== (wo.msdyn_workordersummary ?? "") ? { msdyn_workordersummary: summary } : {}) });
         queueAction({ type: "msdyn_CompleteWorkOrder", workOrderId: id(woId), summary });
         flash = { text: "Completed on this device; the Complete work order action runs on the server when you are connected.", kind: "ok" };
       }
       await refreshView({ focus: false });
       void refreshIndicator();
     } catch (e) {
-      formMessage(errText(e));
+      hookRejected(e);
     }
   };
   $("add-product").onsubmit = async (ev) => {
@@ -576,7 +664,7 @@ function bindWorkOrder() {
     const name = $("ap-product").selectedOptions[0]?.textContent ?? "Product";
     const t = "msdyn_workorderproduct";
     try {
-      await client.WebApi.createRecord(t, {
+      await Xrm.WebApi.createRecord(t, {
         msdyn_name: name,
         msdyn_linestatus: 690970001,
         msdyn_quantity: qty,
@@ -595,7 +683,7 @@ function bindWorkOrder() {
     if (!name) return $("at-name").focus();
     const t = "msdyn_workorderservicetask";
     try {
-      await client.WebApi.createRecord(t, { msdyn_name: name, msdyn_percentcomplete: 0, ...lookup(t, "msdyn_workorder", "msdyn_WorkOrder", "msdyn_workorder", "msdyn_workorders", woId) });
+      await Xrm.WebApi.createRecord(t, { msdyn_name: name, msdyn_percentcomplete: 0, ...lookup(t, "msdyn_workorder", "msdyn_WorkOrder", "msdyn_workorder", "msdyn_workorders", woId) });
       await refreshView({ focus: false });
       void refreshIndicator();
     } catch (e) {
@@ -620,7 +708,8 @@ async function statusView() {
   const ctx = client.Utility.getGlobalContext().client;
   const state = client.stateName(status);
   const passes = readJson(KEY.passes, []);
-  const queued = queuedActions();
+  const queued = await pendingActions();
+  const hookStatus = hasHooks() ? await client.hooks.status() : null;
   const pct = estimate?.quota ? (estimate.usage / estimate.quota) * 100 : 0;
   return html`<section aria-labelledby="status-title">
     <div class="title-row"><h2 id="status-title" tabindex="-1">Offline status</h2><button type="button" class="button" id="sync-now" ${status.networkAvailable ? "" : html`disabled`}>Sync now</button></div>
@@ -641,7 +730,7 @@ async function statusView() {
         <p class="big" id="st-pending">${status.pendingUploads}</p>
         <p class="muted">${status.pendingUploads ? (status.networkAvailable ? "Uploading…" : "Waiting for the network.") : "Everything on this device is on the server."}</p>
         <h4>Queued online actions</h4>
-        ${queued.length ? html`<ul class="lines" id="st-actions">${queued.map((a) => html`<li><span>Complete work order</span><span class="muted">${a.failed ? `failed: ${a.failed}` : "waiting for the network"}</span></li>`)}</ul>` : html`<p class="muted" id="st-actions">None.</p>`}
+        ${queued.length ? html`<ul class="lines" id="st-actions">${queued.map((a) => html`<li><span>${a.name === "msdyn_CompleteWorkOrder" ? "Complete work order" : a.name}</span><span class="muted">${a.error ? `retrying: ${a.error}` : "waiting for the network"}</span></li>`)}</ul>` : html`<p class="muted" id="st-actions">None.</p>`}
       </section>
       <section class="card" aria-labelledby="storage-title">
         <h3 id="storage-title">Storage</h3>
@@ -667,7 +756,7 @@ async function statusView() {
 
     <section class="card" aria-labelledby="hooks-title">
       <h3 id="hooks-title">Failed hooks</h3>
-      ${client.hooks?.failed ? html`<div id="st-hooks">${await failedHooksHtml()}</div>` : html`<p class="muted" id="st-hooks">Offline workflow hooks are not in this build of the package yet; the work order page validates in the page.</p>`}
+      ${hasHooks() ? html`<div id="st-hooks">${await failedHooksHtml()}</div><p class="muted small">Registered: ${client.hooks.registered().map((r) => `${r.name} (${r.stage} ${r.message} ${label(r.table)})`).join(", ")}.${hookStatus.postQueued ? ` ${hookStatus.postQueued} post hook${hookStatus.postQueued === 1 ? "" : "s"} queued.` : ""}</p>` : html`<p class="muted" id="st-hooks">Offline workflow hooks are not in this build of the package; the work order page validates in the page.</p>`}
     </section>
 
     <section class="card" aria-labelledby="tables-title">
@@ -696,8 +785,14 @@ async function statusView() {
 
 async function failedHooksHtml() {
   const failed = await client.hooks.failed();
-  if (!failed.length) return html`<p class="muted">No failed hooks.</p>`;
-  return html`<ul class="errors">${failed.map((h) => html`<li class="failed-hook" data-id="${h.id}"><div><strong>${h.name}</strong> <span class="muted">${h.table ?? ""} ${h.message ?? ""}</span></div><p class="msg">${h.error ?? h.lastError ?? ""}</p><div class="actions"><button type="button" class="button hook-retry" data-id="${h.id}">Retry</button><button type="button" class="button hook-discard" data-id="${h.id}">Discard</button></div></li>`)}</ul>`;
+  if (!failed.length) return html`<p class="muted" id="st-hooks-none">No failed hooks.</p>`;
+  return html`<ul class="errors">${failed.map(
+    (h) => html`<li class="failed-hook" data-id="${h.id}">
+      <div><strong>${h.name}</strong> · ${h.kind === "online" ? "queued action" : `post hook, ${h.message} · ${label(h.table)}`} <span class="muted">${h.attempts} run${h.attempts === 1 ? "" : "s"}</span></div>
+      <p class="msg">${h.lastError?.message ?? ""}</p>
+      <div class="actions"><button type="button" class="button hook-retry" data-id="${h.id}">Retry</button><button type="button" class="button hook-discard" data-id="${h.id}">Discard</button></div>
+    </li>`,
+  )}</ul>`;
 }
 
 function bindStatus() {
@@ -733,8 +828,8 @@ function bindStatus() {
       void refreshIndicator();
     };
   }
-  for (const b of document.querySelectorAll("button.hook-retry")) b.onclick = async () => (await client.hooks.retry(b.dataset.id), refreshView({ focus: false }));
-  for (const b of document.querySelectorAll("button.hook-discard")) b.onclick = async () => (await client.hooks.discard(b.dataset.id), refreshView({ focus: false }));
+  for (const b of document.querySelectorAll("button.hook-retry")) b.onclick = async () => (await client.hooks.retry(Number(b.dataset.id)), refreshView({ focus: false }));
+  for (const b of document.querySelectorAll("button.hook-discard")) b.onclick = async () => (await client.hooks.discard(Number(b.dataset.id)), refreshView({ focus: false }));
   $("settings").onsubmit = async (ev) => {
     ev.preventDefault();
     const policy = new FormData($("settings")).get("policy");

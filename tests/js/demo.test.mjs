@@ -82,9 +82,23 @@ test("a technician's day: first sync, offline edits and completion, reload offli
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  try {
+    await day(page, context, errors, { bookings, workOrders, woA, woB, woC, woD });
+  } catch (e) {
+    // What the screen said when it failed, for the report.
+    const screen = await page.textContent("#view").catch(() => "");
+    e.message += `\n--- screen: ${screen?.replace(/\s+/g, " ").slice(0, 1500)}\n--- page errors: ${errors.join("\n")}`;
+    throw e;
+  } finally {
+    await context.close();
+  }
+});
+
+async function day(page, context, errors, { bookings, workOrders, woA, woB, woC, woD }) {
 
   // Sign in.
-  await page.goto(`${server.url}/`);
+  // hookRetryMs: the demo's setting for the hooks' first retry delay (the package's default is 1 s).
+  await page.goto(`${server.url}/?hookRetryMs=50`);
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
   await shot(page, "01-sign-in");
 
@@ -97,6 +111,9 @@ test("a technician's day: first sync, offline edits and completion, reload offli
   await page.locator("#notice-text", { hasText: "Your data is ready for offline use." }).waitFor({ timeout: 60000 });
   await page.waitForFunction(() => document.body.dataset.firstSync === "done");
   assert.equal(await page.textContent("#sync-state-text"), "Connected");
+  // With the package's offline workflow hooks the completion rules run as hooks; without, in the page.
+  const hooks = await page.evaluate(() => typeof window.__demo.client.hooks?.register === "function");
+  const hookQueue = () => page.evaluate(() => window.__demo.client.hooks.status());
 
   // Agenda: the technician's bookings for today and the next seven days, from the device.
   await page.locator("#agenda-source", { hasText: "from this device" }).waitFor();
@@ -165,7 +182,8 @@ test("a technician's day: first sync, offline edits and completion, reload offli
   assert.equal(await page.textContent("#wo-status"), "Completed");
   assert.ok(await page.locator("#tasks li", { hasText: "Replace the door seal" }).count());
   assert.equal(await page.locator("#products li").count(), productsBefore + 1);
-  assert.equal(await page.locator("#tasks li").count(), tasksBefore + 1);
+  assert.equal(await page.locator("#tasks li").count(), tasksBefore + (hooks ? 2 : 1));
+  if (hooks) assert.ok(await page.locator("#tasks li", { hasText: "Customer sign-off" }).count(), "the post hook added the sign-off task");
   assert.equal((await syncStatus(page)).pendingUploads, pendingOffline, "the queue survived the reload");
   await go(page, "#/status");
   await page.locator("#st-tables").waitFor();
@@ -178,8 +196,8 @@ test("a technician's day: first sync, offline edits and completion, reload offli
   await workOffline(page, false);
   await until("the outbox and the action queue to drain", async () => {
     const s = await syncStatus(page);
-    const queued = await page.evaluate(() => localStorage.getItem("demo:queued-actions:tech1"));
-    return s.pendingUploads === 0 && !s.syncing && queued === "[]";
+    const drained = hooks ? (await hookQueue()).onlineQueued === 0 : (await page.evaluate(() => localStorage.getItem("demo:queued-actions:tech1"))) === "[]";
+    return s.pendingUploads === 0 && !s.syncing && drained;
   }, 30000);
   const a = (await admin("GET", `msdyn_workorders(${woA})?$select=msdyn_systemstatus,msdyn_workordersummary,msdyn_completedon`)).body;
   assert.equal(a.msdyn_systemstatus, COMPLETED, "work order A is completed on the server");
@@ -187,6 +205,10 @@ test("a technician's day: first sync, offline edits and completion, reload offli
   assert.ok(a.msdyn_completedon, "the msdyn_CompleteWorkOrder action ran (it stamps msdyn_completedon)");
   const task = await admin("GET", `msdyn_workorderservicetasks?$select=msdyn_name&$filter=_msdyn_workorder_value eq ${woA} and msdyn_name eq 'Replace the door seal'`);
   assert.equal(task.body.value.length, 1, "the task created offline is on the server, once");
+  if (hooks) {
+    const signOff = await admin("GET", `msdyn_workorderservicetasks?$select=msdyn_name&$filter=_msdyn_workorder_value eq ${woA} and msdyn_name eq 'Customer sign-off'`);
+    assert.equal(signOff.body.value.length, 1, "the post hook's task is on the server, once");
+  }
   const products = await admin("GET", `msdyn_workorderproducts?$select=msdyn_quantity&$filter=_msdyn_workorder_value eq ${woA}`);
   assert.equal(products.body.value.length, productsBefore + 1);
   assert.ok(products.body.value.some((p) => p.msdyn_quantity === 2), "the product line with quantity 2");
@@ -231,6 +253,34 @@ test("a technician's day: first sync, offline edits and completion, reload offli
   await until("the retried change on the server", async () => (await admin("GET", `msdyn_workorders(${woB})?$select=msdyn_workordersummary`)).body.msdyn_workordersummary === "Device: customer asked for a quote");
   await page.locator("#st-errors-none").waitFor({ timeout: 10000 });
 
+  // A failed hook: an organisation's customisation (registered here as a page script would) fails every run; after
+  // its retries it is in the dead-letter list on the Offline Status page, where it can be retried or discarded.
+  if (hooks) {
+    await page.evaluate(() =>
+      window.__demo.client.hooks.register("contoso.notifyChecklistService", {
+        table: "msdyn_workorderservicetask",
+        message: "Create",
+        stage: "post",
+        handler: () => {
+          throw new Error("Checklist service: task templates are not available on this device");
+        },
+      }),
+    );
+    await go(page, `#/wo/${woB}`);
+    await page.locator(`[data-workorder="${woB}"]`).waitFor();
+    await page.getByRole("textbox", { name: "New service task" }).fill("Check the filter housing");
+    await page.getByRole("button", { name: "Add task" }).click();
+    await page.locator("#tasks li", { hasText: "Check the filter housing" }).waitFor();
+    await until("the hook in the dead-letter list", async () => (await hookQueue()).failed === 1, 20000);
+    await go(page, "#/status");
+    await page.locator(".failed-hook", { hasText: "contoso.notifyChecklistService" }).waitFor();
+    assert.match(await page.textContent(".failed-hook"), /task templates are not available/);
+    await shot(page, "11-offline-status-failed-hook");
+    await page.locator(".failed-hook").getByRole("button", { name: "Discard" }).click();
+    await page.locator("#st-hooks-none").waitFor();
+    await page.evaluate(() => window.__demo.client.hooks.unregister("contoso.notifyChecklistService"));
+  }
+
   // Record Not Found: work order D is open when its bookings move to another technician and sync evicts it.
   await go(page, `#/wo/${woD}`);
   await page.locator(`[data-workorder="${woD}"]`).waitFor();
@@ -253,5 +303,4 @@ test("a technician's day: first sync, offline edits and completion, reload offli
   await page.waitForFunction(() => document.body.dataset.syncState === "connected", null, { timeout: 15000 });
 
   assert.deepEqual(errors, [], "no page errors");
-  await context.close();
-});
+}
