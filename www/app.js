@@ -12,7 +12,7 @@ const TECHNICIANS = [
   { key: "tech4", name: "Tom South", token: "tech4-token", unit: "Contoso South" },
 ];
 
-const KEY = { user: "demo:user", cut: "demo:cut", conflicts: "demo:conflicts", actions: "demo:queued-actions", passes: "demo:passes" };
+const KEY = { user: "demo:user", cut: "demo:cut", conflicts: "demo:conflicts", passes: "demo:passes" };
 const NOT_FOUND = 2147746327; // 0x80040217 "Record Not Found"
 const COMPLETED = 690970003;
 const WO_STATUS = { 690970000: "Unscheduled", 690970001: "Scheduled", 690970002: "In Progress", 690970003: "Completed", 690970004: "Posted", 690970005: "Canceled" };
@@ -108,9 +108,6 @@ async function openClient() {
   client.sync.on("complete", onComplete);
   client.sync.on("change", () => void refreshView({ background: true }));
   client.sync.on("error", () => void refreshIndicator());
-  client.network.listeners.add((available) => {
-    if (available) void drainQueuedActions();
-  });
   return client;
 }
 
@@ -208,19 +205,16 @@ function onComplete(report) {
   }
   passRows = 0;
   void refreshIndicator();
-  void drainQueuedActions();
   void refreshView({ background: true });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Offline workflow hooks (client.hooks, when the package has them): the business logic of completing a work order
+// Offline workflow hooks (client.hooks): the business logic of completing a work order
 // runs on the device, online or not, and the server's action is queued for the network.
 
-const hasHooks = () => typeof client?.hooks?.register === "function";
 const COMPLETION_TASK = "Customer sign-off";
 
 function registerHooks() {
-  if (!hasHooks()) return;
   // Pre: a work order can't be set to Completed without a completion note (the server's plug-in rule, on the device).
   client.hooks.register("fieldservice.validateCompletion", {
     table: "msdyn_workorder",
@@ -260,27 +254,15 @@ function registerHooks() {
   client.hooks.on("error", changed);
 }
 
-/** Queued online work: the package's hook queue, else the page's own list. `{name, workOrderId, state, error}`. */
+/** Queued online work (the hook queue's pending online entries): `{name, workOrderId, error}`. */
 async function pendingActions() {
-  if (hasHooks()) {
-    const q = await client.hooks.queue();
-    return q
-      .filter((e) => e.kind === "online" && e.state === "pending")
-      .map((e) => ({ name: e.name, workOrderId: /msdyn_workorders\(([0-9a-f-]+)\)/i.exec(e.request?.path ?? "")?.[1]?.toLowerCase(), error: e.lastError?.message }));
-  }
-  return queuedActions().map((a) => ({ name: "msdyn_CompleteWorkOrder", workOrderId: a.workOrderId, error: a.failed }));
+  const q = await client.hooks.queue();
+  return q
+    .filter((e) => e.kind === "online" && e.state === "pending")
+    .map((e) => ({ name: e.name, workOrderId: /msdyn_workorders\(([0-9a-f-]+)\)/i.exec(e.request?.path ?? "")?.[1]?.toLowerCase(), error: e.lastError?.message }));
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Online actions requested while offline: kept on the device and run when the server is reachable again, after the
-// uploads they depend on. (The in-page stand-in for the package's client.hooks.enqueueOnline.)
-
-function queuedActions() {
-  return readJson(`${KEY.actions}:${tech?.key}`, []);
-}
-function queueAction(action) {
-  writeJson(`${KEY.actions}:${tech.key}`, [...queuedActions(), { ...action, queuedAt: Date.now() }]);
-}
+/** The msdyn_CompleteWorkOrder action bound to a work order, as an Xrm execute request. */
 function completeRequest(workOrderId, summary) {
   return {
     entity: { entityType: "msdyn_workorder", id: workOrderId },
@@ -288,36 +270,6 @@ function completeRequest(workOrderId, summary) {
     getMetadata: () => ({ boundParameter: "entity", operationName: "msdyn_CompleteWorkOrder", operationType: 0, parameterTypes: { entity: { typeName: "mscrm.msdyn_workorder", structuralProperty: 5 }, Summary: { typeName: "Edm.String", structuralProperty: 1 } } }),
   };
 }
-let draining = false;
-async function drainQueuedActions() {
-  if (draining || !client || hasHooks() || !client.network.available()) return;
-  const list = queuedActions();
-  if (!list.length) return;
-  draining = true;
-  try {
-    const status = await client.sync.status();
-    if (status.pendingUploads > 0) return; // the uploads go first; the next "complete" event comes back here
-    const left = [];
-    let ran = 0;
-    for (const a of list) {
-      try {
-        await client.WebApi.online.execute(completeRequest(a.workOrderId, a.summary));
-        ran++;
-      } catch (e) {
-        if (e.errorName === "NetworkUnavailable") left.push(a);
-        else left.push({ ...a, failed: errText(e) });
-      }
-    }
-    writeJson(`${KEY.actions}:${tech.key}`, left);
-    if (ran) {
-      notice(`${ran} queued action${ran === 1 ? "" : "s"} ran on the server (Complete work order).`, { kind: "ok" });
-      client.sync.now().catch(() => {});
-    }
-  } finally {
-    draining = false;
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Routing
 
@@ -575,7 +527,7 @@ async function workOrderView(woId, editing) {
 }
 
 /** Whether writes of work orders go to the device with the package's hooks (they then validate and react). */
-const hooksOnDevice = () => hasHooks() && onDevice("msdyn_workorder");
+const hooksOnDevice = () => onDevice("msdyn_workorder");
 
 /** Shows a write's error; a pre hook's rejection marks the completion note. */
 function hookRejected(e) {
@@ -603,13 +555,7 @@ function bindWorkOrder() {
     ev.preventDefault();
     const status = Number($("wo-status-input").value);
     const summary = $("wo-summary").value.trim();
-    // Without the package's hooks, the page validates: a completed work order needs a completion note.
-    if (!hooksOnDevice() && status === COMPLETED && !summary) {
-      $("wo-summary").setAttribute("aria-invalid", "true");
-      $("wo-summary").focus();
-      return formMessage("A completed work order needs a completion note.");
-    }
-    $("wo-summary").removeAttribute("aria-invalid");
+    // No check here: on the device the pre hook validates, on the server its own rule does.
     // Only the columns the user changed, as a form sends them.
     const changes = {};
     if (status !== wo.msdyn_systemstatus) changes.msdyn_systemstatus = status;
@@ -627,11 +573,6 @@ function bindWorkOrder() {
   };
   $("wo-complete").onclick = async () => {
     const summary = $("wo-summary").value.trim();
-    if (!hooksOnDevice() && !summary) {
-      $("wo-summary").setAttribute("aria-invalid", "true");
-      $("wo-summary").focus();
-      return formMessage("A completed work order needs a completion note.");
-    }
     try {
       if (hooksOnDevice()) {
         // The pre hook validates, the post hook adds the sign-off task, and the server's action is queued: it runs
@@ -639,16 +580,11 @@ function bindWorkOrder() {
         await Xrm.WebApi.updateRecord("msdyn_workorder", woId, { msdyn_systemstatus: COMPLETED, ...(summary !== (wo.msdyn_workordersummary ?? "") ? { msdyn_workordersummary: summary } : {}) });
         await client.hooks.enqueueOnline(completeRequest(woId, summary));
         flash = { text: client.network.available() ? "Completed; the Complete work order action runs on the server after the upload." : "Completed on this device; the Complete work order action runs on the server when you are connected.", kind: "ok" };
-      } else if (client.network.available()) {
-        // Online: the server's business process completes the work order and its bookings.
+      } else {
+        // Before the first sync the app is online: the server's action validates and completes (its own rules).
         await client.WebApi.online.execute(completeRequest(woId, summary));
         await client.sync.now().catch(() => {});
         flash = { text: "Completed on the server.", kind: "ok" };
-      } else {
-        // Offline: complete on the device, and queue the server's action for when the network returns.
-        await Xrm.WebApi.updateRecord("msdyn_workorder", woId, { msdyn_systemstatus: COMPLETED, ...(summary !== (wo.msdyn_workordersummary ?? "") ? { msdyn_workordersummary: summary } : {}) });
-        queueAction({ type: "msdyn_CompleteWorkOrder", workOrderId: id(woId), summary });
-        flash = { text: "Completed on this device; the Complete work order action runs on the server when you are connected.", kind: "ok" };
       }
       await refreshView({ focus: false });
       void refreshIndicator();
@@ -709,7 +645,7 @@ async function statusView() {
   const state = client.stateName(status);
   const passes = readJson(KEY.passes, []);
   const queued = await pendingActions();
-  const hookStatus = hasHooks() ? await client.hooks.status() : null;
+  const hookStatus = await client.hooks.status();
   const pct = estimate?.quota ? (estimate.usage / estimate.quota) * 100 : 0;
   return html`<section aria-labelledby="status-title">
     <div class="title-row"><h2 id="status-title" tabindex="-1">Offline status</h2><button type="button" class="button" id="sync-now" ${status.networkAvailable ? "" : html`disabled`}>Sync now</button></div>
@@ -756,7 +692,8 @@ async function statusView() {
 
     <section class="card" aria-labelledby="hooks-title">
       <h3 id="hooks-title">Failed hooks</h3>
-      ${hasHooks() ? html`<div id="st-hooks">${await failedHooksHtml()}</div><p class="muted small">Registered: ${client.hooks.registered().map((r) => `${r.name} (${r.stage} ${r.message} ${label(r.table)})`).join(", ")}.${hookStatus.postQueued ? ` ${hookStatus.postQueued} post hook${hookStatus.postQueued === 1 ? "" : "s"} queued.` : ""}</p>` : html`<p class="muted" id="st-hooks">Offline workflow hooks are not in this build of the package; the work order page validates in the page.</p>`}
+      <div id="st-hooks">${await failedHooksHtml()}</div>
+      <p class="muted small">Registered: ${client.hooks.registered().map((r) => `${r.name} (${r.stage} ${r.message} ${label(r.table)})`).join(", ")}.${hookStatus.postQueued ? ` ${hookStatus.postQueued} post hook${hookStatus.postQueued === 1 ? "" : "s"} queued.` : ""}${hookStatus.retrying ? ` ${hookStatus.retrying} retrying.` : ""}</p>
     </section>
 
     <section class="card" aria-labelledby="tables-title">

@@ -1,8 +1,10 @@
 // The demo app (www/) end to end: the reference server serves the app, the package and the Web API; headless
 // Chromium walks a technician's day. First sync (with a progress notification), the agenda, a work order, offline
-// edits (status, product, task, completion with in-page validation, the completion action queued), a reload while
-// offline, back online (the queue drains, the changes are on the server), a change the server rejects, a conflict
-// (server wins, then retried), "Record Not Found" after eviction, and the browser's own offline mode.
+// edits (status, product, task; completion through offline workflow hooks: a pre hook refuses it without a note, a
+// post hook adds a task, the msdyn_CompleteWorkOrder action queued for the network), a reload while offline, back
+// online (the outbox and the online queue drain, the changes are on the server), a change the server rejects, a
+// conflict (server wins, then retried), a failed hook, "Record Not Found" after eviction, and the browser's own
+// offline mode.
 // Each screen is written to docs/screenshots/ at phone (390x844) and desktop (1280x800) sizes.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -71,7 +73,7 @@ async function until(what, fn, timeoutMs = 20000) {
   }
 }
 
-test("a technician's day: first sync, offline edits and completion, reload offline, reconnect, rejection, conflict, Record Not Found", async () => {
+test("a technician's day: first sync, offline edits and completion with hooks, reload offline, reconnect, rejection, conflict, failed hook, Record Not Found", async () => {
   const { bookings, workOrders } = await myWorkOrders();
   assert.ok(workOrders.length >= 4, "tech1 has work orders this week");
   const [woA, woB, woC, woD] = workOrders;
@@ -111,8 +113,8 @@ async function day(page, context, errors, { bookings, workOrders, woA, woB, woC,
   await page.locator("#notice-text", { hasText: "Your data is ready for offline use." }).waitFor({ timeout: 60000 });
   await page.waitForFunction(() => document.body.dataset.firstSync === "done");
   assert.equal(await page.textContent("#sync-state-text"), "Connected");
-  // With the package's offline workflow hooks the completion rules run as hooks; without, in the page.
-  const hooks = await page.evaluate(() => typeof window.__demo.client.hooks?.register === "function");
+  // The completion rules are offline workflow hooks the app registers at start-up.
+  assert.deepEqual(await page.evaluate(() => window.__demo.client.hooks.registered().map((h) => h.name)), ["fieldservice.validateCompletion", "fieldservice.completionTask"]);
   const hookQueue = () => page.evaluate(() => window.__demo.client.hooks.status());
 
   // Agenda: the technician's bookings for today and the next seven days, from the device.
@@ -149,7 +151,8 @@ async function day(page, context, errors, { bookings, workOrders, woA, woB, woC,
   await page.getByRole("button", { name: "Add task" }).click();
   await page.locator("#tasks li", { hasText: "Replace the door seal" }).waitFor();
 
-  // Complete: the page refuses without a completion note, then completes on the device and queues the action.
+  // Complete: the pre hook refuses it without a completion note; with one, the work order completes on the device,
+  // the post hook adds the sign-off task and the action waits in the online queue.
   await page.getByRole("button", { name: "Complete work order" }).click();
   await page.locator("#wo-form-msg", { hasText: "needs a completion note" }).waitFor();
   assert.equal(await page.getAttribute("#wo-summary", "aria-invalid"), "true");
@@ -159,7 +162,7 @@ async function day(page, context, errors, { bookings, workOrders, woA, woB, woC,
   await page.locator("#wo-status", { hasText: "Completed" }).waitFor();
   await page.locator("#wo-queued").waitFor();
 
-  // Work order C: the device has the dispatcher's note, so completing passes the page's check...
+  // Work order C: the device has the dispatcher's note, so completing passes the pre hook...
   await go(page, `#/wo/${woC}`);
   await page.locator(`[data-workorder="${woC}"]`).waitFor();
   assert.match(await page.inputValue("#wo-summary"), /Dispatcher/);
@@ -182,8 +185,8 @@ async function day(page, context, errors, { bookings, workOrders, woA, woB, woC,
   assert.equal(await page.textContent("#wo-status"), "Completed");
   assert.ok(await page.locator("#tasks li", { hasText: "Replace the door seal" }).count());
   assert.equal(await page.locator("#products li").count(), productsBefore + 1);
-  assert.equal(await page.locator("#tasks li").count(), tasksBefore + (hooks ? 2 : 1));
-  if (hooks) assert.ok(await page.locator("#tasks li", { hasText: "Customer sign-off" }).count(), "the post hook added the sign-off task");
+  assert.equal(await page.locator("#tasks li").count(), tasksBefore + 2);
+  assert.ok(await page.locator("#tasks li", { hasText: "Customer sign-off" }).count(), "the post hook added the sign-off task");
   assert.equal((await syncStatus(page)).pendingUploads, pendingOffline, "the queue survived the reload");
   await go(page, "#/status");
   await page.locator("#st-tables").waitFor();
@@ -192,12 +195,11 @@ async function day(page, context, errors, { bookings, workOrders, woA, woB, woC,
   assert.match(await page.textContent("#st-actions"), /Complete work order/);
   await shot(page, "06-offline-status-pending");
 
-  // Back online: the outbox uploads, the rejected change is reverted, the queued action runs.
+  // Back online: the outbox uploads, the rejected change is reverted, the queued action runs after the uploads.
   await workOffline(page, false);
   await until("the outbox and the action queue to drain", async () => {
     const s = await syncStatus(page);
-    const drained = hooks ? (await hookQueue()).onlineQueued === 0 : (await page.evaluate(() => localStorage.getItem("demo:queued-actions:tech1"))) === "[]";
-    return s.pendingUploads === 0 && !s.syncing && drained;
+    return s.pendingUploads === 0 && !s.syncing && (await hookQueue()).onlineQueued === 0;
   }, 30000);
   const a = (await admin("GET", `msdyn_workorders(${woA})?$select=msdyn_systemstatus,msdyn_workordersummary,msdyn_completedon`)).body;
   assert.equal(a.msdyn_systemstatus, COMPLETED, "work order A is completed on the server");
@@ -205,7 +207,7 @@ async function day(page, context, errors, { bookings, workOrders, woA, woB, woC,
   assert.ok(a.msdyn_completedon, "the msdyn_CompleteWorkOrder action ran (it stamps msdyn_completedon)");
   const task = await admin("GET", `msdyn_workorderservicetasks?$select=msdyn_name&$filter=_msdyn_workorder_value eq ${woA} and msdyn_name eq 'Replace the door seal'`);
   assert.equal(task.body.value.length, 1, "the task created offline is on the server, once");
-  if (hooks) {
+  {
     const signOff = await admin("GET", `msdyn_workorderservicetasks?$select=msdyn_name&$filter=_msdyn_workorder_value eq ${woA} and msdyn_name eq 'Customer sign-off'`);
     assert.equal(signOff.body.value.length, 1, "the post hook's task is on the server, once");
   }
@@ -255,7 +257,7 @@ async function day(page, context, errors, { bookings, workOrders, woA, woB, woC,
 
   // A failed hook: an organisation's customisation (registered here as a page script would) fails every run; after
   // its retries it is in the dead-letter list on the Offline Status page, where it can be retried or discarded.
-  if (hooks) {
+  {
     await page.evaluate(() =>
       window.__demo.client.hooks.register("contoso.notifyChecklistService", {
         table: "msdyn_workorderservicetask",
