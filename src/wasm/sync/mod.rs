@@ -121,15 +121,16 @@ impl SyncInner {
         }
     }
 
-    /// Stores the puts and deletes of `changes` (and `extra` ops, such as a checkpoint) in ONE transaction, then
-    /// mirrors them.
-    async fn store_changes(
+    /// Stores the puts and deletes of `changes` (and `extra` ops, such as a checkpoint, on the stores
+    /// `extra_stores`) in ONE transaction, then mirrors them.
+    pub(super) async fn store_changes(
         &self,
         mirror: &mut MemoryRows,
         changes: &Changes,
         extra: Vec<JsValue>,
+        extra_stores: &[&str],
     ) -> Result<(), JsValue> {
-        let mut names: Vec<String> = Vec::new();
+        let mut names: Vec<String> = extra_stores.iter().map(|s| s.to_string()).collect();
         let ops = Array::new();
         for p in &changes.puts {
             let store = table_store(&p.table);
@@ -142,9 +143,6 @@ impl SyncInner {
             let store = table_store(&d.table);
             ops.push(&op("delete", &store, &JsValue::from_str(&d.id)));
             names.push(store);
-        }
-        if !extra.is_empty() {
-            names.push(META.to_string());
         }
         for e in extra {
             ops.push(&e);
@@ -166,7 +164,7 @@ impl SyncInner {
         let mut pending: Vec<FollowUp> = changes.follow_ups.clone();
         report.downloaded += changes.puts.len() as u64;
         report.deleted += changes.deletes.len() as u64;
-        self.store_changes(mirror, &changes, Vec::new()).await.map_err(store_failed)?;
+        self.store_changes(mirror, &changes, Vec::new(), &[]).await.map_err(store_failed)?;
         let mut rounds = 0;
         while !pending.is_empty() {
             rounds += 1;
@@ -186,7 +184,7 @@ impl SyncInner {
                         .map_err(|e| SendError::Failed { status: 200, error: e })?;
                     report.downloaded += c.puts.len() as u64;
                     next.extend(c.follow_ups.iter().cloned());
-                    self.store_changes(mirror, &c, Vec::new()).await.map_err(store_failed)?;
+                    self.store_changes(mirror, &c, Vec::new(), &[]).await.map_err(store_failed)?;
                     match page.next {
                         Some(n) => cursor = n,
                         None => break,
@@ -212,7 +210,7 @@ impl SyncInner {
                 let meta = SyncInner::meta_op(&format!("checkpoint:{}", tp.table), &Value::String(next.to_json()))
                     .map_err(store_failed)?;
                 // The page's rows and the checkpoint that says they are stored: one transaction.
-                self.store_changes(mirror, &changes, vec![meta]).await.map_err(store_failed)?;
+                self.store_changes(mirror, &changes, vec![meta], &[META]).await.map_err(store_failed)?;
                 cp = next;
                 let t = self.transport.traffic.get();
                 self.emit(json!({"phase": "download", "table": tp.table, "tablesDone": i, "tablesTotal": total,
@@ -259,7 +257,9 @@ impl SyncInner {
                 .map_err(store_failed)?;
                 let last = SyncInner::meta_op(&format!("lastSync:{}", tp.table), &json!(js_sys::Date::now()))
                     .map_err(store_failed)?;
-                self.store_changes(mirror, &Changes::default(), vec![meta, last]).await.map_err(store_failed)?;
+                self.store_changes(mirror, &Changes::default(), vec![meta, last], &[META])
+                    .await
+                    .map_err(store_failed)?;
             }
             let t = self.transport.traffic.get();
             self.emit(json!({"phase": "delta", "table": tp.table, "tablesDone": i + 1, "tablesTotal": total,
@@ -287,7 +287,7 @@ impl SyncInner {
         let evict = self.plan.evictions(mirror, &ctx).map_err(failed)?;
         report.evicted += evict.len() as u64;
         let changes = Changes { deletes: evict, ..Changes::default() };
-        self.store_changes(mirror, &changes, Vec::new()).await.map_err(store_failed)?;
+        self.store_changes(mirror, &changes, Vec::new(), &[]).await.map_err(store_failed)?;
         Ok(())
     }
 
@@ -301,7 +301,7 @@ impl SyncInner {
             .collect();
         let meta =
             SyncInner::meta_op(&format!("checkpoint:{table}"), &Value::String(Checkpoint::new(table).to_json()))?;
-        self.store_changes(mirror, &Changes { deletes, ..Changes::default() }, vec![meta]).await?;
+        self.store_changes(mirror, &Changes { deletes, ..Changes::default() }, vec![meta], &[META]).await?;
         let mut report = Report::default();
         let _ = self.first_sync(mirror, &mut report).await;
         Ok(())
@@ -513,7 +513,10 @@ async fn run_pass(inner: &Rc<SyncInner>) -> Result<JsValue, JsValue> {
             inner.incremental(&mut mirror, &mut report).await?;
             if !was_complete {
                 let meta = SyncInner::meta_op("firstSyncComplete", &Value::Bool(true)).map_err(store_failed)?;
-                inner.store_changes(&mut mirror, &Changes::default(), vec![meta]).await.map_err(store_failed)?;
+                inner
+                    .store_changes(&mut mirror, &Changes::default(), vec![meta], &[META])
+                    .await
+                    .map_err(store_failed)?;
             }
         }
         report.first_sync_complete = complete;

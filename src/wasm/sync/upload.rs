@@ -145,7 +145,7 @@ async fn settle(
                             }
                         }
                     }
-                    inner.store_changes(mirror, &resolution.local, Vec::new()).await.map_err(store_failed)?;
+                    inner.store_changes(mirror, &resolution.local, Vec::new(), &[]).await.map_err(store_failed)?;
                     done(inner, change, etag.clone()).await.map_err(store_failed)?;
                     report.uploaded += 1;
                     Ok(etag)
@@ -219,38 +219,7 @@ async fn undo(
     if let Some(e) = &error {
         extra.push(op("put", SYNC_ERRORS, &convert::to_js(e).map_err(store_failed)?));
     }
-    // store_changes adds META when extra ops are given; the outbox and sync errors need naming too.
-    store_with(inner, mirror, &local, extra).await.map_err(store_failed)
-}
-
-/// Like `SyncInner::store_changes`, for ops on the outbox and sync errors.
-async fn store_with(
-    inner: &SyncInner,
-    mirror: &mut MemoryRows,
-    changes: &Changes,
-    extra: Vec<JsValue>,
-) -> Result<(), JsValue> {
-    let mut names: Vec<String> = vec![OUTBOX.to_string(), SYNC_ERRORS.to_string()];
-    let ops = Array::new();
-    for p in &changes.puts {
-        let mut row = p.row.clone();
-        row.remove("@odata.context");
-        ops.push(&op("put", &table_store(&p.table), &convert::to_js(&row)?));
-        names.push(table_store(&p.table));
-    }
-    for d in &changes.deletes {
-        ops.push(&op("delete", &table_store(&d.table), &JsValue::from_str(&d.id)));
-        names.push(table_store(&d.table));
-    }
-    for e in extra {
-        ops.push(&e);
-    }
-    names.sort();
-    names.dedup();
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    idb::write(&inner.store.db, stores(&refs), ops).await.map_err(|e| idb_err("sync: settling a change", e))?;
-    inner.projection.apply(mirror, changes);
-    Ok(())
+    inner.store_changes(mirror, &local, extra, &[OUTBOX, SYNC_ERRORS]).await.map_err(store_failed)
 }
 
 /// Asks the JS resolver `(localChange, serverRow) => columns | null` (sync or async).
