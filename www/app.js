@@ -81,6 +81,8 @@ if (params.get("conflicts") === "client") localStorage.setItem(KEY.conflicts, "c
 const conflictPolicy = () => localStorage.getItem(KEY.conflicts) ?? "clientWins";
 
 /** The route of a table: what client.WebApi will use (offline store in offline mode for profile tables). */
+/** Whether the server can be reached (the public Xrm way). */
+const online = () => client.Utility.getGlobalContext().client.isNetworkAvailable();
 const onDevice = (table) => client.isOfflineMode() && client.WebApi.isAvailableOffline(table);
 
 /** A lookup value in the form the route takes: {logicalname, id} offline, @odata.bind online. */
@@ -90,7 +92,7 @@ function lookup(table, column, nav, target, targetSet, value) {
 
 async function openClient() {
   // Let a running pass finish before the database is closed under it.
-  for (let i = 0; client?.sync?.running && i < 100; i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; client && i < 100 && (await client.sync.status()).syncing; i++) await new Promise((r) => setTimeout(r, 100));
   client?.close();
   client = await XrmOffline.open({
     serverUrl: location.origin,
@@ -564,7 +566,7 @@ function bindWorkOrder() {
     try {
       await Xrm.WebApi.updateRecord("msdyn_workorder", woId, changes);
       $("wo-summary").removeAttribute("aria-invalid");
-      flash = { text: onDevice("msdyn_workorder") && !client.network.available() ? "Saved on this device; it uploads when you are connected." : "Saved.", kind: "ok" };
+      flash = { text: onDevice("msdyn_workorder") && !online() ? "Saved on this device; it uploads when you are connected." : "Saved.", kind: "ok" };
       await refreshView({ focus: false });
       void refreshIndicator();
     } catch (e) {
@@ -579,7 +581,7 @@ function bindWorkOrder() {
         // after the uploads it depends on, when the network is there.
         await Xrm.WebApi.updateRecord("msdyn_workorder", woId, { msdyn_systemstatus: COMPLETED, ...(summary !== (wo.msdyn_workordersummary ?? "") ? { msdyn_workordersummary: summary } : {}) });
         await client.hooks.enqueueOnline(completeRequest(woId, summary));
-        flash = { text: client.network.available() ? "Completed; the Complete work order action runs on the server after the upload." : "Completed on this device; the Complete work order action runs on the server when you are connected.", kind: "ok" };
+        flash = { text: online() ? "Completed; the Complete work order action runs on the server after the upload." : "Completed on this device; the Complete work order action runs on the server when you are connected.", kind: "ok" };
       } else {
         // Before the first sync the app is online: the server's action validates and completes (its own rules).
         await client.WebApi.online.execute(completeRequest(woId, summary));
