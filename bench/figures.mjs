@@ -66,4 +66,18 @@ export const FIGURES = [
   },
 ];
 
+// The cost of offline workflow hooks: the same creates with a no-op pre hook and a no-op post hook registered
+// (the post hook's queue entry commits with the row and its outbox entry) against none.
+FIGURES.push({
+  id: "create-hooks",
+  title: "single createRecord with a no-op pre and post hook registered, against none (store of 10,000 rows)",
+  rows: 10_000,
+  variants: ["xrm-offline+hooks", "xrm-offline"],
+  steps: [["open"], ["load", { rows: 10_000 }], ["create", { warmup: 20, count: 200 }], ["wipe"]],
+  metrics: {
+    "create p50": { read: (r) => median(r.create.samples), unit: "ms", better: "lower", headline: true },
+    "create p95": { read: (r) => percentile(r.create.samples, 95), unit: "ms", better: "lower", headline: true },
+  },
+});
+
 export { median, percentile };

@@ -105,6 +105,17 @@ const VARIANTS = {
     },
   },
 
+  // xrm-offline with a no-op pre hook and a no-op post hook on the created table (docs/HOOKS.md).
+  "xrm-offline+hooks": {
+    async open(args) {
+      const info = await VARIANTS["xrm-offline"].open.call(this, args);
+      const noop = async () => {};
+      this.client.hooks.register("bench-noop-pre", { table: TABLE, message: "Create", stage: "pre", handler: noop });
+      this.client.hooks.register("bench-noop-post", { table: TABLE, message: "Create", stage: "post", handler: noop });
+      return { ...info, hooks: this.client.hooks.registered() };
+    },
+  },
+
   dexie: {
     async open() {
       this.db = new Dexie("bench-dexie");
@@ -183,6 +194,8 @@ const VARIANTS = {
     },
   },
 };
+// The hooks variant does everything else as plain xrm-offline.
+Object.setPrototypeOf(VARIANTS["xrm-offline+hooks"], VARIANTS["xrm-offline"]);
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -216,7 +216,7 @@ try {
         variants[v] = { samples: samples.map((x) => round(x)), ...Object.fromEntries(Object.entries(stats(samples)).map(([k, x]) => [k, round(x)])) };
       }
       const ratios = {};
-      for (const peer of variantsOf.slice(1)) ratios[`${VARIANTS[0]}/${peer}`] = round(variants[VARIANTS[0]].median / variants[peer].median, 2);
+      for (const peer of variantsOf.slice(1)) ratios[`${variantsOf[0]}/${peer}`] = round(variants[variantsOf[0]].median / variants[peer].median, 2);
       metrics[name] = { unit: m.unit, better: m.better, headline: !!m.headline, note: m.note, variants, ratios };
     }
     const raw = Object.fromEntries(
@@ -316,5 +316,14 @@ function printTable(o) {
   console.log(`\nxrm-offline bench, commit ${o.commit}${o.dirty ? " (dirty)" : ""}, ${o.browser.version}, ${o.machine.cores} cores, ${o.method.repetitions} repetitions, ${o.seconds} s`);
   console.log(line(head));
   for (const r of rows) console.log(line(r));
+  // Figures with their own variants (e.g. xrm-offline with and without hooks): one line per metric.
+  for (const f of o.figures) {
+    for (const [name, m] of Object.entries(f.metrics)) {
+      if (Object.keys(m.variants).length === VARIANTS.length) continue;
+      const cells = Object.entries(m.variants).map(([v, s]) => `${v} ${cell(s, m.unit)}`);
+      const ratios = Object.entries(m.ratios).map(([k, r]) => `${k} ${r.toFixed(2)}`);
+      console.log(`${f.id} ${name} (${m.unit}): ${cells.join(", ")}; ${ratios.join(", ")}`);
+    }
+  }
   for (const f of o.figures) if (f.check.expectedCount) console.log(`${f.id}: ${f.check.sameIds ? "all variants returned the same 50 ids as Node computes" : "DIFFERENT RESULTS"}`);
 }
