@@ -2,6 +2,7 @@
 // here; the rules around them (queue entries, order, retries and dead letters, the depth limit) are Rust
 // (src/hooks/, through the hooks* functions), and the queue is the `hookqueue` store, written by the OfflineStore in
 // the same transaction as the write that queued a post hook.
+import { Emitter } from "./events.js";
 import { hooksAfterFailure, hooksCheckDepth, hooksCheckRegistration, hooksNextOnline, hooksNextPost, hooksRevive, hooksStatus } from "./xrm_offline.js";
 import { fromResponse, xrmError } from "./errors.js";
 
@@ -39,7 +40,7 @@ export class Hooks {
     this.registry = new Map();
     /** "table|message|stage" -> registrations in registration order */
     this.index = new Map();
-    this.listeners = new Map();
+    this.events = new Emitter();
     this.draining = null;
     this.again = false;
     this.timer = null;
@@ -103,21 +104,11 @@ export class Hooks {
   /** `on("result" | "error" | "deadLetter", fn)`; returns a function that removes it. */
   on(event, fn) {
     if (!EVENTS.has(event)) throw xrmError("InvalidArgument", `hooks.on: unknown event '${event}' (result, error, deadLetter)`);
-    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
-    this.listeners.get(event).add(fn);
-    return () => this.listeners.get(event)?.delete(fn);
+    return this.events.on(event, fn);
   }
 
   emit(event, value) {
-    for (const fn of this.listeners.get(event) ?? []) {
-      try {
-        fn(value);
-      } catch (e) {
-        queueMicrotask(() => {
-          throw e;
-        });
-      }
-    }
+    this.events.emit(event, value);
   }
 
   /**

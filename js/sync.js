@@ -1,6 +1,7 @@
 // client.sync: when and where sync passes run. The passes themselves (upload, first sync, delta, eviction) are the
 // Rust SyncEngine; this file owns timers, retries with backoff, the network state, Web Locks (one pass at a time
 // across tabs, one tab scheduling) and BroadcastChannel (other tabs hear about changes).
+import { Emitter } from "./events.js";
 import { SyncEngine } from "./xrm_offline.js";
 import { xrmError } from "./errors.js";
 
@@ -9,7 +10,7 @@ const MIN_RETRY_MS = 1000;
 export class Sync {
   constructor(client, options) {
     this.client = client;
-    this.listeners = new Map();
+    this.events = new Emitter();
     this.running = false;
     this.attempt = 0;
     this.timer = null;
@@ -52,22 +53,11 @@ export class Sync {
 
   /** `on("progress" | "complete" | "error" | "change" | "state", fn)`; returns a function that removes it. */
   on(event, fn) {
-    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
-    this.listeners.get(event).add(fn);
-    return () => this.listeners.get(event)?.delete(fn);
+    return this.events.on(event, fn);
   }
 
   emit(event, value) {
-    for (const fn of this.listeners.get(event) ?? []) {
-      try {
-        fn(value);
-      } catch (e) {
-        // A listener's failure is the listener's; report it without stopping sync.
-        queueMicrotask(() => {
-          throw e;
-        });
-      }
-    }
+    this.events.emit(event, value);
   }
 
   /** Becomes the tab that schedules passes (Web Locks hand the role over when the leader tab closes). */
