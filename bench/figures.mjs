@@ -80,4 +80,38 @@ FIGURES.push({
   },
 });
 
+// First sync: the client downloading a seeded organisation (every row of the big Field Service tables, as the
+// admin) through the Web API and storing it, against a raw IndexedDB bulk put of the same rows already in memory
+// as plain objects (one transaction per 1,000 rows).
+for (const scale of [1, 10]) {
+  FIGURES.push({
+    id: `first-sync-${scale}`,
+    title: `first sync of a scale-${scale} organisation (download, parse, write) against a raw bulk put of the same rows`,
+    rows: scale * 10_000,
+    server: { scale },
+    variants: ["xrm-offline", "raw"],
+    steps: [["firstSync"], ["wipe"]],
+    metrics: {
+      throughput: { read: (r) => r.firstSync.rowsPerSec, unit: "rows/s", better: "higher", headline: true },
+      rows: { read: (r) => r.firstSync.rows, unit: "rows", better: "higher" },
+    },
+  });
+}
+
+// Incremental sync: 100 rows changed on the server after a first sync, against stores of about 10,000 and
+// 100,000 rows. The budget compares the two figures (time at 100,000 over time at 10,000).
+for (const scale of [1, 10]) {
+  FIGURES.push({
+    id: `incremental-${scale}`,
+    title: `incremental sync of 100 server-side changes into a store of a scale-${scale} organisation`,
+    rows: scale * 10_000,
+    server: { scale },
+    variants: ["xrm-offline"],
+    steps: [["firstSync"], ["incremental", { changes: 100 }], ["wipe"]],
+    metrics: {
+      "incremental sync": { read: (r) => r.incremental.ms, unit: "ms", better: "lower", headline: true },
+    },
+  });
+}
+
 export { median, percentile };

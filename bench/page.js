@@ -32,6 +32,19 @@ const PROFILE = {
     },
   ],
 };
+/** The first-sync figures' tables: every row of the big Field Service tables (the admin reads them all). */
+const SYNC_TABLES = [
+  ["bookableresourcebooking", "bookableresourcebookings", "bookableresourcebookingid"],
+  ["msdyn_workorder", "msdyn_workorders", "msdyn_workorderid"],
+  ["msdyn_workorderproduct", "msdyn_workorderproducts", "msdyn_workorderproductid"],
+  ["msdyn_workorderservice", "msdyn_workorderservices", "msdyn_workorderserviceid"],
+  ["msdyn_workorderservicetask", "msdyn_workorderservicetasks", "msdyn_workorderservicetaskid"],
+  ["msdyn_customerasset", "msdyn_customerassets", "msdyn_customerassetid"],
+  ["account", "accounts", "accountid"],
+  ["contact", "contacts", "contactid"],
+];
+const SYNC_PROFILE = { id: "bench-sync", name: "bench-sync", items: SYNC_TABLES.map(([table]) => ({ table, filter: "all" })) };
+
 /**
  * Without a reference server (`npm run bench -- --no-server`): a fetch that answers WhoAmI only. XrmOffline.open
  * needs the server once (to learn the user); with the profile and schema given it asks nothing else, and offline
@@ -99,6 +112,35 @@ const VARIANTS = {
     },
     async count() {
       return this.client.store.countRows(TABLE);
+    },
+    /** After a first sync: 100 work orders changed on the server (not timed), then one incremental sync (timed). */
+    async incremental({ serverUrl, token }, changes) {
+      const ids = (await this.client.WebApi.offline.retrieveMultipleRecords("msdyn_workorder", `?$select=msdyn_workorderid&$top=${changes}`)).entities.map((e) => e.msdyn_workorderid);
+      const stamp = Date.now();
+      await Promise.all(
+        ids.map((id, i) =>
+          fetch(`${serverUrl}/api/data/v9.2/msdyn_workorders(${id})`, {
+            method: "PATCH",
+            headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", "If-Match": "*" },
+            body: JSON.stringify({ msdyn_instructions: `bench change ${stamp}-${i}` }),
+          }),
+        ),
+      );
+      const t0 = now();
+      const report = await this.client.sync.now();
+      const ms = now() - t0;
+      const check = await this.client.WebApi.offline.retrieveRecord("msdyn_workorder", ids[0], "?$select=msdyn_instructions");
+      if (check.msdyn_instructions !== `bench change ${stamp}-0`) throw new Error("the incremental sync did not bring the change");
+      return { changes: ids.length, ms, downloaded: report.downloaded, requests: report.requests };
+    },
+    /** A first sync of SYNC_PROFILE from the seeded server: open (schema, profile) is not timed, sync.now() is. */
+    async firstSync({ serverUrl, token }) {
+      this.client = await XrmOffline.open({ serverUrl, profile: SYNC_PROFILE, getAccessToken: () => token, autoSync: false, syncPageSize: 5000 });
+      const t0 = now();
+      const report = await this.client.sync.now();
+      const ms = now() - t0;
+      if (!report.firstSyncComplete) throw new Error(`first sync did not complete: ${JSON.stringify(report)}`);
+      return { rows: report.downloaded, ms, requests: report.requests, bytes: report.bytes };
     },
     close() {
       this.client.close();
@@ -188,6 +230,38 @@ const VARIANTS = {
     },
     count() {
       return request(this.db.transaction("workorders").objectStore("workorders").count());
+    },
+    /** The same rows fetched first (not timed), then put as plain objects, one transaction per 1,000 rows. */
+    async firstSync({ serverUrl, token }) {
+      const tables = [];
+      for (const [table, set, id] of SYNC_TABLES) {
+        const rows = [];
+        let url = `${serverUrl}/api/data/v9.2/${set}`;
+        while (url) {
+          const res = await fetch(url, { headers: { Authorization: `Bearer ${token}`, Accept: "application/json", Prefer: "odata.maxpagesize=5000" } });
+          const body = await res.json();
+          rows.push(...body.value);
+          url = body["@odata.nextLink"];
+        }
+        tables.push({ table, id, rows });
+      }
+      const t0 = now();
+      const open = indexedDB.open("bench-raw-sync", 1);
+      open.onupgradeneeded = () => {
+        for (const t of tables) open.result.createObjectStore(t.table, { keyPath: t.id });
+      };
+      this.db = await request(open);
+      let count = 0;
+      for (const t of tables) {
+        for (let from = 0; from < t.rows.length; from += CHUNK) {
+          const tx = this.db.transaction(t.table, "readwrite");
+          const store = tx.objectStore(t.table);
+          for (const row of t.rows.slice(from, from + CHUNK)) store.put(row);
+          await txDone(tx);
+        }
+        count += t.rows.length;
+      }
+      return { rows: count, ms: now() - t0 };
     },
     close() {
       this.db.close();
@@ -289,6 +363,18 @@ const STEPS = {
     };
     db.close();
     return out;
+  },
+
+  /** A first sync (xrm-offline) or the raw bulk put of the same rows: rows per second of the timed part. */
+  async firstSync(v, _, ctx) {
+    if (!ctx.serverUrl) throw new Error("firstSync needs the seeded reference server");
+    const r = await v.firstSync(ctx);
+    return { ...r, rowsPerSec: (r.rows / r.ms) * 1000 };
+  },
+
+  /** An incremental sync of `changes` server-side changes after a first sync (xrm-offline only). */
+  async incremental(v, { changes = 100 }, ctx) {
+    return v.incremental(ctx, changes);
   },
 
   /** Closes and deletes every database of this origin (the runner also clears the origin's storage). */

@@ -71,11 +71,17 @@ function startServer() {
   });
 }
 
-/** `xrm-offline serve --port 0 --db :memory:` (built first, debug profile as the tests use); resolves its URL. */
-async function startReferenceServer() {
-  execFileSync("cargo", ["build", "-q", "-p", "xrm-offline-server"], { cwd: ROOT, stdio: "inherit" });
-  const bin = join(process.env.CARGO_TARGET_DIR ?? join(ROOT, "target"), "debug", "xrm-offline");
-  const child = spawn(bin, ["serve", "--port", "0", "--db", ":memory:"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * `xrm-offline serve --port 0 --db :memory:` (built first, debug profile as the tests use); resolves its URL.
+ * With `scale`, a seeded organisation served by the optimised `server` build, so the first-sync figures measure
+ * the client, not a debug server.
+ */
+async function startReferenceServer(scale) {
+  const profile = scale ? "server" : "debug";
+  execFileSync("cargo", ["build", "-q", ...(scale ? ["--profile", "server"] : []), "-p", "xrm-offline-server"], { cwd: ROOT, stdio: "inherit" });
+  const bin = join(process.env.CARGO_TARGET_DIR ?? join(ROOT, "target"), profile, "xrm-offline");
+  const args = ["serve", "--port", "0", "--db", ":memory:", ...(scale ? ["--seed", String(scale)] : [])];
+  const child = spawn(bin, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let text = "";
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the reference server did not start in 60 s:\n${text}`)), 60_000);
@@ -179,12 +185,15 @@ try {
   for (const figure of figures) {
     const t0 = Date.now();
     const variantsOf = figure.variants ?? VARIANTS;
+    // A figure that names a seeded organisation gets its own server (the admin reads every row).
+    const seeded = figure.server ? await startReferenceServer(figure.server.scale) : null;
+    const figureCtx = seeded ? { serverUrl: seeded.url, token: "admin-token" } : ctx;
     const runs = Object.fromEntries(variantsOf.map((v) => [v, []]));
     for (let rep = 0; rep < reps; rep++) {
       // Interleaved, and rotated each repetition (A B C, B C A, C A B...) so no variant always goes first.
       const order = variantsOf.map((_, i) => variantsOf[(i + rep) % variantsOf.length]);
       for (const variant of order) {
-        const r = await runOne(context, figure, variant, ctx);
+        const r = await runOne(context, figure, variant, figureCtx);
         runs[variant].push(r);
         process.stdout.write(`  ${figure.id} rep ${rep + 1}/${reps} ${variant.padEnd(11)} ${summaryOf(figure, r)}\n`);
       }
@@ -231,6 +240,7 @@ try {
         }),
       ]),
     );
+    seeded?.stop();
     results.push({ id: figure.id, title: figure.title, rows: figure.rows, steps: figure.steps, check, metrics, seconds: round((Date.now() - t0) / 1000, 1), runs: raw });
     if (check.sameIds === false) {
       console.error(`\n${figure.id}: the variants do not return the same ids: ${JSON.stringify(check.mismatch)}`);
