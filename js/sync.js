@@ -91,7 +91,9 @@ export class Sync {
 
   /** Runs one sync pass now (upload, first sync, delta, eviction). Resolves with the pass report. */
   async now() {
-    if (!this.client.network.available() && !(await this.client.network.check())) {
+    // Every sync attempt starts with the connectivity check (WhoAmI with a timeout): a failed or slow answer is
+    // "Network or Service Unavailable", as in the Microsoft client.
+    if (!(await this.client.network.check())) {
       const e = xrmError("NetworkUnavailable", "Network or Service Unavailable: sync runs when the server can be reached");
       this.emit("error", e);
       if (this.isLeader) this.schedule(this.retryDelay(undefined));
