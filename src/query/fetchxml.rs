@@ -168,22 +168,6 @@ fn attribute_name(table: &TableDef, name: &str) -> Result<String> {
     Ok(table.require_attribute(name)?.logical_name.clone())
 }
 
-fn is_x_operator(op: Operator) -> bool {
-    use Operator::*;
-    matches!(
-        op,
-        LastXDays
-            | NextXDays
-            | LastXWeeks
-            | NextXWeeks
-            | LastXMonths
-            | NextXMonths
-            | LastXYears
-            | NextXYears
-            | OlderThanXDays
-    )
-}
-
 impl<'s> Parser<'s> {
     fn new(schema: &'s Schema) -> Self {
         Parser {
@@ -573,7 +557,7 @@ impl<'s> Parser<'s> {
                 )))
             }
         }
-        if is_x_operator(operator) {
+        if operator.counts_units() {
             if let Some(Literal::Text(v)) = values.first() {
                 if v.trim().parse::<u32>().is_err() {
                     return Err(Error::argument(format!(

@@ -357,6 +357,23 @@ impl Operator {
         Operator::ALL.iter().copied().find(|o| o.fetchxml_name() == name)
     }
 
+    /// Whether the operator's value counts units (`last-x-days`, `olderthan-x-days`...): a whole number.
+    pub fn counts_units(self) -> bool {
+        use Operator::*;
+        matches!(
+            self,
+            LastXDays
+                | NextXDays
+                | LastXWeeks
+                | NextXWeeks
+                | LastXMonths
+                | NextXMonths
+                | LastXYears
+                | NextXYears
+                | OlderThanXDays
+        )
+    }
+
     /// How many values the operator takes.
     pub fn arity(self) -> Arity {
         use Operator::*;

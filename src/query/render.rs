@@ -628,7 +628,7 @@ impl<'a> ODataWriter<'a> {
                         let vs: Vec<String> = c.values.iter().map(text_arg).collect();
                         format!("{PREFIX}{name}(PropertyName={property},PropertyValues=[{}])", vs.join(","))
                     }
-                    super::plan::Arity::One if functions::is_x_operator(op) => {
+                    super::plan::Arity::One if op.counts_units() => {
                         let n = literal_text(one()?);
                         let n: u32 = n.trim().parse().map_err(|_| {
                             Error::argument(format!("'{}' needs a whole number, not '{n}'", op.fetchxml_name()))

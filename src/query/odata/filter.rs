@@ -491,7 +491,7 @@ impl<'a> Parser<'a> {
                 )))
             }
         };
-        if functions::is_x_operator(operator) {
+        if operator.counts_units() {
             let ok = match values.first() {
                 Some(Literal::Int(n)) => *n >= 0 && *n <= i64::from(u32::MAX),
                 Some(Literal::Text(t)) => t.trim().parse::<u32>().is_ok(),

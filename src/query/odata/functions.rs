@@ -55,23 +55,6 @@ pub(crate) fn function_of(op: Operator) -> Option<&'static str> {
     FUNCTIONS.iter().find(|(_, o)| *o == op).map(|(n, _)| *n)
 }
 
-/// Whether the operator's value counts units (`last-x-days`...): a whole number.
-pub(crate) fn is_x_operator(op: Operator) -> bool {
-    use Operator::*;
-    matches!(
-        op,
-        LastXDays
-            | NextXDays
-            | LastXWeeks
-            | NextXWeeks
-            | LastXMonths
-            | NextXMonths
-            | LastXYears
-            | NextXYears
-            | OlderThanXDays
-    )
-}
-
 /// Dataverse query functions with no offline operator, and what to use instead.
 pub(crate) fn unsupported_hint(name: &str) -> Option<&'static str> {
     Some(match name {
