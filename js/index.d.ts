@@ -385,9 +385,9 @@ export interface HooksApi {
   on(event: "error" | "deadLetter", fn: (e: HookErrorEvent) => void): () => void;
 }
 
-/** A progress event: `{phase: "download" | "delta" | "upload" | "done", table?, tablesDone?, tablesTotal?, rows?, bytes?}`. */
+/** A progress event: `{phase: "download" | "delta" | "upload" | "retry" | "done", table?, tablesDone?, tablesTotal?, rows?, bytes?}` (retry: as in `SyncLogEntry`). */
 export interface SyncProgress {
-  phase: "download" | "delta" | "upload" | "done";
+  phase: "download" | "delta" | "upload" | "retry" | "done";
   table?: string;
   tablesDone?: number;
   tablesTotal?: number;
@@ -397,6 +397,13 @@ export interface SyncProgress {
   total?: number;
   report?: SyncReport;
 }
+
+/** One entry of `client.sync.log()`. */
+export type SyncLogEntry =
+  | { phase: "retry"; at: number; method: string; url: string; status: number | null; attempt: number; delayMs: number; retryAfterMs: number | null }
+  | { phase: "backoff"; at: number; reason: string; attempt: number; retryAfterMs?: number; delayMs: number }
+  | { phase: "complete"; at: number; uploaded: number; downloaded: number; requests: number }
+  | { phase: "error"; at: number; message: string };
 
 /** `client.sync`. */
 export interface SyncApi {
@@ -411,6 +418,8 @@ export interface SyncApi {
   retry(syncerrorid: string): Promise<void>;
   /** Resolves a sync error without retrying it. */
   discard(syncerrorid: string): Promise<void>;
+  /** The sync log, oldest first (the last 500 entries): retries inside a pass, the backoff before the next pass, completions, errors. */
+  log(): SyncLogEntry[];
   on(event: "progress", fn: (e: SyncProgress) => void): () => void;
   on(event: "complete", fn: (r: SyncReport) => void): () => void;
   on(event: "error", fn: (e: XrmOfflineError) => void): () => void;

@@ -24,9 +24,9 @@ after(async () => {
 const admin = (method, path, body, headers) => server.api(method, path, { token: "admin-token", body, headers });
 
 /** The booking filter of the default profile, run on the server as tech1: what the device must hold. */
-async function serverBookings() {
+async function serverBookings(token = "tech1-token") {
   const f = `<fetch><entity name="bookableresourcebooking"><attribute name="bookableresourcebookingid"/><attribute name="msdyn_workorder"/><filter type="and"><filter type="or"><condition attribute="starttime" operator="today"/><condition attribute="starttime" operator="next-seven-days"/><condition attribute="endtime" operator="today"/><condition attribute="endtime" operator="next-seven-days"/></filter><link-entity name="bookableresource" from="bookableresourceid" to="resource" link-type="any"><filter><condition attribute="userid" operator="eq-userid"/></filter></link-entity></filter></entity></fetch>`;
-  const r = await server.api("GET", `bookableresourcebookings?fetchXml=${encodeURIComponent(f)}`, { token: "tech1-token" });
+  const r = await server.api("GET", `bookableresourcebookings?fetchXml=${encodeURIComponent(f)}`, { token });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   return r.body.value;
 }
@@ -321,6 +321,45 @@ test("injected faults (503 with Retry-After, dropped connections) are retried un
   const filter = names.map((n) => `msdyn_name eq '${n}'`).join(" or ");
   const rows = (await admin("GET", `msdyn_workorderservicetasks?$select=msdyn_name&$filter=${encodeURIComponent(filter)}`)).body.value;
   assert.deepEqual(rows.map((x) => x.msdyn_name).sort(), names, "each offline create is on the server exactly once");
+});
+
+test("an incremental sync cut off after a row entered the scope but before its children arrived leaves no hole", async () => {
+  // Regression (found by the reliability crash suite): the host stored a booking handed to this user and its work
+  // order, then fetched the work order's lines; interrupted there, the next sync re-read the delta, found the
+  // booking present (so it had not "entered" the scope) and never asked for the lines again.
+  const d = await device();
+  ok(await d.run((client) => client.sync.now()));
+  const mine = new Set((await serverBookings()).map((b) => b._msdyn_workorder_value));
+  const handed = (await serverBookings("tech2-token")).find((b) => b._msdyn_workorder_value && !mine.has(b._msdyn_workorder_value));
+  assert.ok(handed, "tech2 has a booking this week whose work order tech1 does not have");
+  const wo = handed._msdyn_workorder_value;
+  const tasks = (await admin("GET", `msdyn_workorderservicetasks?$select=msdyn_workorderservicetaskid&$filter=_msdyn_workorder_value eq ${wo}`)).body.value.map((t) => t.msdyn_workorderservicetaskid).sort();
+  assert.ok(tasks.length > 0);
+  const res = (id) => admin("GET", `bookableresources?$select=bookableresourceid&$filter=_userid_value eq ${id}`).then((r) => r.body.value[0].bookableresourceid);
+  const tech2 = (await server.api("GET", "WhoAmI", { token: "tech2-token" })).body.UserId;
+  const [mineRes, theirs] = await Promise.all([res(tech1), res(tech2)]);
+  const move = async (to) => assert.equal((await admin("PATCH", `bookableresourcebookings(${handed.bookableresourcebookingid})`, { "Resource@odata.bind": `/bookableresources(${to})` }, { "If-Match": "*" })).status, 204);
+  await move(mineRes);
+  try {
+    // The work order's tasks cannot be fetched: the pass stops after the booking and its work order arrived.
+    await fetch(`${server.url}/_admin/faults`, { method: "POST", body: JSON.stringify({ errorRate: 1, statuses: [503], paths: ["/api/data/v9.2/msdyn_workorderservicetasks"] }) });
+    let stopped;
+    try {
+      stopped = ok(await d.run(async (client) => (await client.sync.now()).retryAfterMs !== undefined));
+    } finally {
+      await fetch(`${server.url}/_admin/faults`, { method: "DELETE" });
+    }
+    assert.equal(stopped, true, "the pass stopped at the tasks");
+    const local = ok(await d.run(async (client, a) => {
+      await client.sync.now();
+      const r = await client.WebApi.offline.retrieveMultipleRecords("msdyn_workorderservicetask", `?$select=msdyn_workorderservicetaskid&$filter=_msdyn_workorder_value eq ${a.wo}`);
+      return r.entities.map((t) => t.msdyn_workorderservicetaskid).sort();
+    }, { wo }));
+    assert.deepEqual(local, tasks, "the work order that entered the scope has all its tasks");
+  } finally {
+    await move(theirs);
+    await d.page.context().close();
+  }
 });
 
 test("a reload in the middle of the first sync resumes without losing or duplicating rows", async () => {

@@ -130,41 +130,43 @@ impl SyncInner {
         extra: Vec<JsValue>,
         extra_stores: &[&str],
     ) -> Result<(), JsValue> {
-        let mut names: Vec<String> = extra_stores.iter().map(|s| s.to_string()).collect();
-        let ops = Array::new();
-        for p in &changes.puts {
-            let store = table_store(&p.table);
-            let mut row = p.row.clone();
-            row.remove("@odata.context");
-            ops.push(&op("put", &store, &convert::to_js(&row)?));
-            names.push(store);
-        }
-        for d in &changes.deletes {
-            let store = table_store(&d.table);
-            ops.push(&op("delete", &store, &JsValue::from_str(&d.id)));
-            names.push(store);
-        }
+        let mut staged = Staged::default();
+        staged.add(changes)?;
         for e in extra {
-            ops.push(&e);
+            staged.ops.push(&e);
         }
-        if ops.length() == 0 {
-            return Ok(());
-        }
-        names.sort();
-        names.dedup();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        idb::write(&self.store.db, stores(&refs), ops).await.map_err(|e| idb_err("sync: storing rows", e))?;
+        staged.names.extend(extra_stores.iter().map(|s| s.to_string()));
+        self.write_staged(staged).await?;
         self.projection.apply(mirror, changes);
         Ok(())
     }
 
-    /// Stores `changes`, then runs their follow-ups page by page, applying and storing what they bring, until none
-    /// is left.
+    /// Writes staged operations in ONE transaction (nothing when there are none).
+    async fn write_staged(&self, mut staged: Staged) -> Result<(), JsValue> {
+        if staged.ops.length() == 0 {
+            return Ok(());
+        }
+        staged.names.sort();
+        staged.names.dedup();
+        let refs: Vec<&str> = staged.names.iter().map(String::as_str).collect();
+        idb::write(&self.store.db, stores(&refs), staged.ops).await.map_err(|e| idb_err("sync: storing rows", e))?;
+        Ok(())
+    }
+
+    /// Runs the follow-ups of `changes` page by page, applying what they bring, until none is left; then stores
+    /// `changes` and everything the follow-ups brought in ONE transaction. A row that entered the scope (a booking
+    /// handed to this user) is stored together with the rows its entry brings (its work order, that work order's
+    /// lines): the core asks for a row's children only when the row enters, so storing the row first and its
+    /// children later would leave a hole after an interruption (a crash, a reload, a lost network), because the
+    /// delta read again from the old link finds the row present and does not ask again. The mirror is updated as
+    /// the follow-ups run (the core's decisions see the rows already brought); it lives for this pass only.
     async fn settle(&self, mirror: &mut MemoryRows, changes: Changes, report: &mut Report) -> Result<(), SendError> {
         let mut pending: Vec<FollowUp> = changes.follow_ups.clone();
         report.downloaded += changes.puts.len() as u64;
         report.deleted += changes.deletes.len() as u64;
-        self.store_changes(mirror, &changes, Vec::new(), &[]).await.map_err(store_failed)?;
+        let mut staged = Staged::default();
+        staged.add(&changes).map_err(store_failed)?;
+        self.projection.apply(mirror, &changes);
         let mut rounds = 0;
         while !pending.is_empty() {
             rounds += 1;
@@ -184,7 +186,8 @@ impl SyncInner {
                         .map_err(|e| SendError::Failed { status: 200, error: e })?;
                     report.downloaded += c.puts.len() as u64;
                     next.extend(c.follow_ups.iter().cloned());
-                    self.store_changes(mirror, &c, Vec::new(), &[]).await.map_err(store_failed)?;
+                    staged.add(&c).map_err(store_failed)?;
+                    self.projection.apply(mirror, &c);
                     match page.next {
                         Some(n) => cursor = n,
                         None => break,
@@ -193,7 +196,7 @@ impl SyncInner {
             }
             pending = next;
         }
-        Ok(())
+        self.write_staged(staged).await.map_err(store_failed)
     }
 
     /// First sync (or its resumption) of every table not done yet. Returns whether all are done.
@@ -308,6 +311,32 @@ impl SyncInner {
     }
 }
 
+/// IndexedDB operations gathered for one transaction, in order, with the stores they touch.
+#[derive(Default)]
+struct Staged {
+    ops: Array,
+    names: Vec<String>,
+}
+
+impl Staged {
+    /// Adds the puts, then the deletes, of `changes`.
+    fn add(&mut self, changes: &Changes) -> Result<(), JsValue> {
+        for p in &changes.puts {
+            let store = table_store(&p.table);
+            let mut row = p.row.clone();
+            row.remove("@odata.context");
+            self.ops.push(&op("put", &store, &convert::to_js(&row)?));
+            self.names.push(store);
+        }
+        for d in &changes.deletes {
+            let store = table_store(&d.table);
+            self.ops.push(&op("delete", &store, &JsValue::from_str(&d.id)));
+            self.names.push(store);
+        }
+        Ok(())
+    }
+}
+
 fn failed(e: Error) -> SendError {
     SendError::Failed { status: 0, error: e }
 }
@@ -362,7 +391,11 @@ impl SyncEngine {
                 store: inner,
                 plan,
                 projection,
-                transport: Transport { send: transport, traffic: Cell::new(Default::default()) },
+                transport: Transport {
+                    send: transport,
+                    traffic: Cell::new(Default::default()),
+                    on_retry: on_progress.clone(),
+                },
                 policy,
                 resolver,
                 progress: on_progress,
