@@ -115,7 +115,8 @@ fn the_clock_can_be_moved_for_date_windows() {
 #[test]
 fn lost_answers_store_the_change_but_close_without_a_response() {
     let s = server(None, true);
-    let r = admin(s.port, "POST", "/_admin/faults", Some(json!({"lostRate": 1.0, "methods": ["POST"], "maxFaults": 1})));
+    let r =
+        admin(s.port, "POST", "/_admin/faults", Some(json!({"lostRate": 1.0, "methods": ["POST"], "maxFaults": 1})));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["faults"]["lostRate"], 1.0);
     let body = json!({"name": "lost answer"}).to_string();
