@@ -4,6 +4,7 @@
 // (open, load, query, create, ...) run in order against that variant's store, and their results come back as
 // JSON. A new figure is a new step here plus an entry in bench/figures.mjs.
 import { XrmOffline } from "../pkg/index.js";
+import initWasm from "../pkg/xrm_offline.js";
 import Dexie from "../node_modules/dexie/dist/dexie.mjs";
 import { QUERY, createInput, odataOptions, workOrders } from "./data.js";
 
@@ -140,7 +141,10 @@ const VARIANTS = {
       const report = await this.client.sync.now();
       const ms = now() - t0;
       if (!report.firstSyncComplete) throw new Error(`first sync did not complete: ${JSON.stringify(report)}`);
-      return { rows: report.downloaded, ms, requests: report.requests, bytes: report.bytes };
+      // The package's wasm memory (already initialised: this returns its exports). It never shrinks, so its size
+      // after the sync is its peak during the sync.
+      const wasmBytes = (await initWasm()).memory.buffer.byteLength;
+      return { rows: report.downloaded, ms, requests: report.requests, bytes: report.bytes, wasmBytes };
     },
     close() {
       this.client.close();
