@@ -365,7 +365,7 @@ function summaryOf(figure, r) {
   if (r.create) parts.push(`create p50 ${median(r.create.samples).toFixed(3)} ms`);
   if (r.probe) parts.push(JSON.stringify(r.probe));
   if (r.firstSync) parts.push(`first sync ${r.firstSync.rows} rows, ${Math.round(r.firstSync.ms)} ms, ${Math.round(r.firstSync.rowsPerSec)} rows/s`);
-  if (r.incremental) parts.push(`incremental ${Math.round(r.incremental.ms)} ms`);
+  if (r.incremental) parts.push(`incremental ${Math.round(r.incremental.ms)} ms (${r.incremental.downloaded} rows, ${r.incremental.requests} requests, ${r.incremental.rowsRead ?? "?"} rows read in ${r.incremental.lookupRounds ?? "?"} rounds, eviction among ${r.incremental.eviction ?? "?"}: ${r.incremental.scopeChecked ?? "-"} rows checked)`);
   if (r.memory) parts.push(`heap peak ${(r.memory.jsHeapPeakBytes / 1e6).toFixed(1)} MB, wasm ${((r.firstSync?.wasmBytes ?? 0) / 1e6).toFixed(1)} MB`);
   return parts.join(", ");
 }
