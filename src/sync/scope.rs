@@ -20,12 +20,12 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde_json::Value;
 
 use super::apply::RowRef;
-use crate::query::Row;
 use super::local::LocalRows;
 use super::page::row_id;
 use super::plan::SyncPlan;
 use crate::error::Result;
 use crate::profile::{LinkKind, OwnRows};
+use crate::query::Row;
 use crate::query::{EvalContext, Predicate};
 use crate::store::guid;
 
@@ -140,7 +140,8 @@ impl SyncPlan {
         let position: HashMap<&str, usize> = tables.iter().enumerate().map(|(i, t)| (t.table.as_str(), i)).collect();
         let mut candidates: Vec<BTreeSet<String>> = vec![BTreeSet::new(); tables.len()];
         for s in seeds {
-            if let (Some(&i), Some(id)) = (position.get(s.table.to_ascii_lowercase().as_str()), guid::normalize(&s.id)) {
+            if let (Some(&i), Some(id)) = (position.get(s.table.to_ascii_lowercase().as_str()), guid::normalize(&s.id))
+            {
                 candidates[i].insert(id);
             }
         }
@@ -167,7 +168,9 @@ impl SyncPlan {
                             if o >= i {
                                 return false;
                             }
-                            let in_scope = |other: &str| local.get(&link.other_table, other).is_some() && !evicted[o].contains(other);
+                            let in_scope = |other: &str| {
+                                local.get(&link.other_table, other).is_some() && !evicted[o].contains(other)
+                            };
                             match &link.kind {
                                 LinkKind::References { column } => row
                                     .get(&format!("_{column}_value"))

@@ -9,9 +9,9 @@ use xrm_offline::profile::{field_service_default, Profile};
 use xrm_offline::query::{execute, parse_fetchxml, EvalContext, MemorySource, Row};
 use xrm_offline::schema::{field_service, Schema};
 use xrm_offline::sync::request::percent_decode;
-use xrm_offline::sync::{RowRef, 
+use xrm_offline::sync::{
     read_page, track_changes_request, Changes, Checkpoint, Cursor, FetchQuery, LocalRows, MemoryRows, Method, Request,
-    SyncPlan,
+    RowRef, SyncPlan,
 };
 
 pub const BASE: &str = "https://test.crm.dynamics.com/api/data/v9.2/";
@@ -478,7 +478,8 @@ impl Host {
         for p in &changes.puts {
             self.puts.push((p.table.clone(), p.id.clone()));
         }
-        let touched = changes.puts.iter().map(|p| (&p.table, &p.id)).chain(changes.deletes.iter().map(|d| (&d.table, &d.id)));
+        let touched =
+            changes.puts.iter().map(|p| (&p.table, &p.id)).chain(changes.deletes.iter().map(|d| (&d.table, &d.id)));
         for (t, id) in touched {
             if let Some(old) = self.local.get(t, id) {
                 self.seeds.extend(self.plan.scope_dependents(t, old));

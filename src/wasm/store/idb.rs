@@ -97,8 +97,13 @@ extern "C" {
 
     /// Puts plain row objects into `store` plus `extra` ops, in one readwrite transaction over `stores`.
     #[wasm_bindgen(js_name = putRows, catch)]
-    pub async fn put_rows(db: &JsValue, stores: Array, store: &str, rows: &Array, extra: Array)
-        -> Result<JsValue, JsValue>;
+    pub async fn put_rows(
+        db: &JsValue,
+        stores: Array,
+        store: &str,
+        rows: &Array,
+        extra: Array,
+    ) -> Result<JsValue, JsValue>;
 
     /// Rows by key (`[store, id]`) and primary keys by index key (`[store, index, id]`), as JSON text.
     #[wasm_bindgen(catch)]

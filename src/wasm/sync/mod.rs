@@ -216,11 +216,7 @@ impl SyncInner {
 
     /// Runs `decide` over the pass's local rows until it asks nothing the lean form has not read (each round reads
     /// the misses of the previous one from IndexedDB in one transaction).
-    async fn ask<T>(
-        &self,
-        pass: &mut Pass,
-        decide: impl Fn(&Local) -> Result<T, Error>,
-    ) -> Result<T, SendError> {
+    async fn ask<T>(&self, pass: &mut Pass, decide: impl Fn(&Local) -> Result<T, Error>) -> Result<T, SendError> {
         for _ in 0..MAX_LOOKUP_ROUNDS {
             let out = decide(&pass.local).map_err(failed)?;
             if !pass.local.has_misses() {
@@ -702,13 +698,10 @@ async fn run_pass(inner: &Rc<SyncInner>) -> Result<JsValue, JsValue> {
             report.eviction = Some(if matches!(pass.local, Local::Lean(_)) { "changes" } else { "store" });
             if !was_complete {
                 let meta = SyncInner::meta_op("firstSyncComplete", &Value::Bool(true)).map_err(store_failed)?;
-                inner
-                    .store_changes(&mut pass, &Changes::default(), vec![meta], &[META])
-                    .await
-                    .map_err(store_failed)?;
+                inner.store_changes(&mut pass, &Changes::default(), vec![meta], &[META]).await.map_err(store_failed)?;
             }
         }
-    report.first_sync_complete = complete;
+        report.first_sync_complete = complete;
         Ok(())
     }
     .await;

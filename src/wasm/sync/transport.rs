@@ -74,7 +74,12 @@ impl Transport {
     /// JS (the rows stay JS objects, written to IndexedDB as they are) and the rest of the body (paging links) in
     /// the [`Response`]. A transport that does not split (tests' own transports) answers with the whole body, and
     /// the array is `None`. `first`: the first attempt, when already started with [`Transport::start`].
-    pub async fn send_split(&self, req: &Request, split: bool, first: Option<Option<Promise>>) -> (Response, Option<Array>) {
+    pub async fn send_split(
+        &self,
+        req: &Request,
+        split: bool,
+        first: Option<Option<Promise>>,
+    ) -> (Response, Option<Array>) {
         let backoff = crate::sync::Backoff { base_ms: 100, cap_ms: 2_000 };
         let mut attempt = 0;
         let mut started = first;

@@ -16,9 +16,7 @@ use crate::store::layout::{table_store, OUTBOX, SYNC_ERRORS};
 use crate::sync::upload::{
     build_request, classify, coalesce, propagate_etag, Action, Guard, OutboxEntry, Outcome, PendingChange,
 };
-use crate::sync::{
-    on_conflict, resolve, revert, Changes, ConflictStep, Request, Response, Revert, SyncError,
-};
+use crate::sync::{on_conflict, resolve, revert, Changes, ConflictStep, Request, Response, Revert, SyncError};
 use crate::wasm::convert::{self, from_js};
 use crate::wasm::store::{idb, idb_err, js_err, modify_row_in, op, stores};
 
