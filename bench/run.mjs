@@ -300,7 +300,7 @@ if (failed.length) {
 function summaryOf(figure, r) {
   const parts = [];
   if (r.load) parts.push(`load ${Math.round(r.load.rowsPerSec)} rows/s`);
-  if (r.query) parts.push(`query median ${r.query.median.toFixed(2)} ms (first ${r.query.firstMs.toFixed(1)})`);
+  if (r.query) parts.push(`query median ${r.query.median.toFixed(2)} ms (first ${r.query.firstMs.toFixed(1)})${r.query.reads ? ` read ${r.query.reads.rowsRead} rows in ${r.query.reads.batches} requests` : ""}`);
   if (r.create) parts.push(`create p50 ${median(r.create.samples).toFixed(3)} ms`);
   if (r.probe) parts.push(JSON.stringify(r.probe));
   return parts.join(", ");
