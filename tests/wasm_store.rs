@@ -236,7 +236,7 @@ async fn every_access_path_returns_what_the_evaluator_returns() {
             let window = rows
                 .iter()
                 .filter(|r| {
-                    r["msdyn_timefrompromised"].as_str().is_some_and(|d| d >= "2026-11-05" && d < "2026-11-12")
+                    r["msdyn_timefrompromised"].as_str().is_some_and(|d| ("2026-11-05".."2026-11-12").contains(&d))
                 })
                 .count() as f64;
             let read = get(&s.query_stats(), "rowsRead").as_f64().unwrap();

@@ -183,15 +183,9 @@ impl OfflineStore {
             layout::layout(&schema, &name, &table_list, &|t| index_columns.get(t).cloned().unwrap_or_default());
         let db = idb::open_database(convert::to_js(&layout)?).await.map_err(|e| idb_err("open", e))?;
         let user = std::cell::RefCell::new(EvalContext::default());
-        Ok(OfflineStore { inner: Rc::new(Inner {
-            db,
-            schema,
-            tables,
-            layout,
-            org_url: o.org_url,
-            user,
-            stats: Default::default(),
-        }) })
+        Ok(OfflineStore {
+            inner: Rc::new(Inner { db, schema, tables, layout, org_url: o.org_url, user, stats: Default::default() }),
+        })
     }
 
     /// Sets who the user operators (`eq-userid`, `eq-userteams`, `eq-businessid`...) compare with.

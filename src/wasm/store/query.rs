@@ -47,7 +47,7 @@ fn related_tables(q: &Query, out: &mut BTreeSet<String>) {
     }
 }
 
-/// Rows of `table` (through `index` within `range` when given) as JSON text from IndexedDB, parsed.
+/// Rows of `table` (through `index` within `range` when given) as JSON from IndexedDB, parsed.
 async fn read_json(
     inner: &Inner,
     table: &str,
