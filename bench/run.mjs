@@ -88,7 +88,8 @@ async function startReferenceServer(scale) {
   const child = spawn(bin, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let text = "";
   const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the reference server did not start in 60 s:\n${text}`)), 60_000);
+    // Seeding a scale-10 organisation takes over a minute on a busy machine.
+    const timer = setTimeout(() => reject(new Error(`the reference server did not start in 240 s:\n${text}`)), 240_000);
     const onData = (d) => {
       text += d;
       const m = /reference server: (http:\/\/[^/\s]+)\//.exec(text);
