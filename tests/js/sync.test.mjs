@@ -173,10 +173,7 @@ test("offline edits upload on reconnect, exactly once, and the outbox drains", a
   await d.page.context().close();
 });
 
-/**
- * Makes a conflict: the device edits a work order offline (network cut off, so the edit cannot upload before the
- * back office's edit lands) while the back office edits it on the server.
- */
+/** Makes a conflict: the device edits a work order offline while the back office edits it on the server. */
 async function conflict(policy) {
   const d = await device();
   const options = policy === "resolver" ? {} : { conflictPolicy: policy };
@@ -189,12 +186,13 @@ test("conflicts: client wins by default, server wins records a sync error, a res
   // Client wins (the Power Apps default).
   {
     const { d, wo } = await conflict(undefined);
-    ok(await d.run((client, a) => client.setNetworkCutOff(true).then(() => client.WebApi.offline.updateRecord("msdyn_workorder", a.wo, { msdyn_instructions: "device" })), { wo }));
+    ok(await d.run(async (client, a) => {
+      // Cut off first, so no upload can beat the server's change below.
+      await client.setNetworkCutOff(true);
+      return client.WebApi.offline.updateRecord("msdyn_workorder", a.wo, { msdyn_instructions: "device" });
+    }, { wo }));
     await admin("PATCH", `msdyn_workorders(${wo})`, { msdyn_instructions: "server" }, { "If-Match": "*" });
-    const r = ok(await d.run(async (client) => {
-      await client.setNetworkCutOff(false);
-      return { report: await client.sync.now(), errors: await client.sync.errors() };
-    }));
+    const r = ok(await d.run(async (client) => (await client.setNetworkCutOff(false), { report: await client.sync.now(), errors: await client.sync.errors() })));
     assert.equal(r.report.conflicts, 1);
     assert.equal(r.errors.length, 0);
     assert.equal((await admin("GET", `msdyn_workorders(${wo})?$select=msdyn_instructions`)).body.msdyn_instructions, "device");
@@ -205,7 +203,11 @@ test("conflicts: client wins by default, server wins records a sync error, a res
     const d = await device();
     ok(await d.run((client) => client.sync.now(), { options: { conflictPolicy: "serverWins" } }));
     const wo = (await serverBookings()).filter((b) => b._msdyn_workorder_value)[1]._msdyn_workorder_value;
-    ok(await d.run((client, a) => client.setNetworkCutOff(true).then(() => client.WebApi.offline.updateRecord("msdyn_workorder", a.wo, { msdyn_instructions: "device" })), { wo }));
+    ok(await d.run(async (client, a) => {
+      // Cut off first, so no upload can beat the server's change below.
+      await client.setNetworkCutOff(true);
+      return client.WebApi.offline.updateRecord("msdyn_workorder", a.wo, { msdyn_instructions: "device" });
+    }, { wo }));
     await admin("PATCH", `msdyn_workorders(${wo})`, { msdyn_instructions: "server keeps" }, { "If-Match": "*" });
     const r = ok(
       await d.run(async (client, a) => {
@@ -244,7 +246,11 @@ test("conflicts: client wins by default, server wins records a sync error, a res
       );
     ok(await run((client) => client.sync.now()));
     const wo = (await serverBookings()).filter((b) => b._msdyn_workorder_value)[2]._msdyn_workorder_value;
-    ok(await run((client, a) => client.setNetworkCutOff(true).then(() => client.WebApi.offline.updateRecord("msdyn_workorder", a.wo, { msdyn_instructions: "device" })), { wo }));
+    ok(await run(async (client, a) => {
+      // Cut off first, so no upload can beat the server's change below.
+      await client.setNetworkCutOff(true);
+      return client.WebApi.offline.updateRecord("msdyn_workorder", a.wo, { msdyn_instructions: "device" });
+    }, { wo }));
     await admin("PATCH", `msdyn_workorders(${wo})`, { msdyn_instructions: "server" }, { "If-Match": "*" });
     const r = ok(await run(async (client, a) => {
       await client.setNetworkCutOff(false);
