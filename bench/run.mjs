@@ -11,13 +11,14 @@
 // Needs pkg/ (npm run build). Builds and starts the reference server (`xrm-offline serve --port 0 --db :memory:`),
 // which XrmOffline.open asks for the user (WhoAmI) and the schema (EntityDefinitions).
 import { createServer } from "node:http";
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { execFileSync, spawn } from "node:child_process";
 import { extname, join, normalize, dirname, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
 import { chromium } from "playwright-core";
-import { EXTRA_FIGURES, FIGURES, VARIANTS, median } from "./figures.mjs";
+import { EXTRA_FIGURES, FIGURES, VARIANTS, checkBudgets, median } from "./figures.mjs";
 import { QUERY, workOrders } from "./data.js";
 import { CHROMIUM_ARGS } from "../tests/js/support/browser.mjs";
 
@@ -34,6 +35,9 @@ const reps = Number(arg("--reps") ?? 5);
 const only = arg("--only")?.split(",");
 const save = !argv.includes("--no-save");
 const useServer = !argv.includes("--no-server");
+// --profile: the Chromium profiler (CDP Profiler.start/stop) around each run; the top self-time functions are
+// printed and kept in the run's JSON (`profile`).
+const profiling = argv.includes("--profile");
 const TOKEN = "tech1-token"; // a seeded user of the reference server
 const figures = only ? [...FIGURES, ...EXTRA_FIGURES].filter((f) => only.includes(f.id)) : FIGURES;
 if (!figures.length) throw new Error(`--only: no figure among ${FIGURES.map((f) => f.id).join(", ")}`);
@@ -84,7 +88,8 @@ async function startReferenceServer(scale) {
   const child = spawn(bin, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let text = "";
   const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the reference server did not start in 60 s:\n${text}`)), 60_000);
+    // Seeding a scale-10 organisation takes over a minute on a busy machine.
+    const timer = setTimeout(() => reject(new Error(`the reference server did not start in 240 s:\n${text}`)), 240_000);
     const onData = (d) => {
       text += d;
       const m = /reference server: (http:\/\/[^/\s]+)\//.exec(text);
@@ -105,23 +110,81 @@ async function runOne(context, figure, variant, ctx) {
   const server = await startServer();
   const page = await context.newPage();
   const errors = [];
+  let sampler = null;
   page.on("pageerror", (e) => errors.push(String(e)));
   page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
   try {
     await page.goto(`${server.origin}/bench/page.html`);
     await page.waitForFunction(() => window.benchReady === true, null, { timeout: 30_000 });
+    const cdp = await context.newCDPSession(page);
+    // Memory figures: the page's JS heap (CDP Performance.getMetrics, JSHeapUsedSize) sampled every 25 ms while the
+    // steps run; the peak is kept. The wasm memory is read by the page itself (it only grows, so its size at the end
+    // is its peak).
+    let heapPeak = 0;
+    if (figure.memory) {
+      await cdp.send("Performance.enable");
+      await cdp.send("HeapProfiler.collectGarbage").catch(() => {});
+      let busy = false;
+      sampler = setInterval(async () => {
+        if (busy) return;
+        busy = true;
+        try {
+          const { metrics } = await cdp.send("Performance.getMetrics");
+          const used = metrics.find((m) => m.name === "JSHeapUsedSize")?.value ?? 0;
+          heapPeak = Math.max(heapPeak, used);
+        } catch {
+          // the page is closing
+        }
+        busy = false;
+      }, 25);
+    }
+    if (profiling) {
+      await cdp.send("Profiler.enable");
+      await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
+      await cdp.send("Profiler.start");
+    }
     const result = await page.evaluate(([v, steps, c]) => window.bench.run(v, steps, c), [variant, figure.steps, ctx]);
+    if (sampler) {
+      clearInterval(sampler);
+      result.memory = { jsHeapPeakBytes: heapPeak };
+    }
+    if (profiling) {
+      const { profile } = await cdp.send("Profiler.stop");
+      result.profile = topSelfTime(profile, 15);
+      console.log(`  profile ${figure.id} / ${variant} (self time, ms):`);
+      for (const f of result.profile) console.log(`    ${String(f.ms).padStart(8)}  ${f.fn}`);
+    }
+    await cdp.detach().catch(() => {});
     if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
     return result;
   } catch (e) {
     throw new Error(`${figure.id} / ${variant} on ${server.origin}: ${e.message}${errors.length ? ` (page: ${errors.join("; ")})` : ""}`);
   } finally {
+    if (sampler) clearInterval(sampler);
     const cdp = await context.newCDPSession(page);
     await cdp.send("Storage.clearDataForOrigin", { origin: server.origin, storageTypes: "all" }).catch(() => {});
     await cdp.detach().catch(() => {});
     await page.close();
     await server.close();
   }
+}
+
+/** The `n` functions with the most self time in a CDP profile: `{fn, ms}` (function name, script file, line). */
+function topSelfTime(profile, n) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map();
+  const dt = profile.timeDeltas;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const node = byId.get(profile.samples[i]);
+    const f = node.callFrame;
+    const file = f.url ? f.url.split("/").pop() : "";
+    const key = `${f.functionName || "(anonymous)"} ${file}${f.url ? `:${f.lineNumber + 1}` : ""}`.trim();
+    self.set(key, (self.get(key) ?? 0) + (dt[i + 1] ?? 0) / 1000);
+  }
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([fn, ms]) => ({ fn, ms: Math.round(ms) }));
 }
 
 /** The 50 ids of the query computed in Node from the same generator: the answer every variant must give. */
@@ -137,6 +200,30 @@ function expectedIds(rows) {
     .sort((a, b) => (a.msdyn_timefrompromised < b.msdyn_timefrompromised ? -1 : 1))
     .slice(0, QUERY.top)
     .map((r) => r.msdyn_workorderid);
+}
+
+/**
+ * What a page loads from pkg/, in KB gzip (level 9): the wasm, and the JS glue (the generated bindings, the
+ * hand-written modules and the js/idb.js snippet) gzipped as one text, as scripts/build.mjs reports it (what a
+ * bundled deployment ships); `gluePerFile` sums the files gzipped one by one (served unbundled).
+ */
+function packageSizes() {
+  const pkg = join(ROOT, "pkg");
+  const gz = (buf) => gzipSync(buf, { level: 9 }).length / 1024;
+  const snippets = join(pkg, "snippets");
+  const glueFiles = [
+    ...readdirSync(pkg).filter((f) => f.endsWith(".js")).map((f) => join(pkg, f)),
+    ...(existsSync(snippets) ? readdirSync(snippets, { recursive: true }).filter((f) => f.endsWith(".js")).map((f) => join(snippets, f)) : []),
+  ];
+  const texts = glueFiles.map((f) => readFileSync(f));
+  const round1 = (x) => Number(x.toFixed(1));
+  return {
+    unit: "KB gzip",
+    wasm: round1(gz(readFileSync(join(pkg, "xrm_offline_bg.wasm")))),
+    glue: round1(gz(Buffer.concat(texts))),
+    gluePerFile: round1(texts.reduce((n, t) => n + gz(t), 0)),
+    glueFiles: glueFiles.map((f) => f.slice(pkg.length + 1)),
+  };
 }
 
 const git = (...a) => {
@@ -248,6 +335,13 @@ try {
   }
 
   const cpus = os.cpus();
+  const sizes = packageSizes();
+  const budgets = checkBudgets(results, sizes);
+  // Each metric a budget reads carries its verdict too.
+  for (const b of budgets) {
+    const metric = b.figure && results.find((f) => f.id === b.figure)?.metrics[b.metric];
+    if (metric) metric.budget = { id: b.id, ratio: b.ratio, comparison: b.comparison, limit: b.limit, status: b.status };
+  }
   out = {
     format: 1,
     date: new Date().toISOString(),
@@ -274,6 +368,8 @@ try {
       dexie: JSON.parse(readFileSync(join(ROOT, "node_modules", "dexie", "package.json"), "utf8")).version,
     },
     seconds: round((Date.now() - started) / 1000, 1),
+    sizes,
+    budgets,
     figures: results,
   };
 } finally {
@@ -300,9 +396,12 @@ if (failed.length) {
 function summaryOf(figure, r) {
   const parts = [];
   if (r.load) parts.push(`load ${Math.round(r.load.rowsPerSec)} rows/s`);
-  if (r.query) parts.push(`query median ${r.query.median.toFixed(2)} ms (first ${r.query.firstMs.toFixed(1)})`);
+  if (r.query) parts.push(`query median ${r.query.median.toFixed(2)} ms (first ${r.query.firstMs.toFixed(1)})${r.query.reads ? ` read ${r.query.reads.rowsRead} rows in ${r.query.reads.batches} requests` : ""}`);
   if (r.create) parts.push(`create p50 ${median(r.create.samples).toFixed(3)} ms`);
   if (r.probe) parts.push(JSON.stringify(r.probe));
+  if (r.firstSync) parts.push(`first sync ${r.firstSync.rows} rows, ${Math.round(r.firstSync.ms)} ms, ${Math.round(r.firstSync.rowsPerSec)} rows/s`);
+  if (r.incremental) parts.push(`incremental ${Math.round(r.incremental.ms)} ms (${r.incremental.downloaded} rows, ${r.incremental.requests} requests, ${r.incremental.rowsRead ?? "?"} rows read in ${r.incremental.lookupRounds ?? "?"} rounds, eviction among ${r.incremental.eviction ?? "?"}: ${r.incremental.scopeChecked ?? "-"} rows checked)`);
+  if (r.memory) parts.push(`heap peak ${(r.memory.jsHeapPeakBytes / 1e6).toFixed(1)} MB, wasm ${((r.firstSync?.wasmBytes ?? 0) / 1e6).toFixed(1)} MB`);
   return parts.join(", ");
 }
 
@@ -317,10 +416,11 @@ function printTable(o) {
         `${f.id} ${name} (${m.unit}${m.better === "higher" ? ", higher is better" : ""})`,
         ...VARIANTS.map((v) => cell(m.variants[v], m.unit)),
         ...Object.values(m.ratios).map((r) => r.toFixed(2)),
+        m.budget ? `${m.budget.ratio.split("/")[1]} ${m.budget.comparison} ${m.budget.limit}x: ${m.budget.status.toUpperCase()}` : "",
       ]);
     }
   }
-  const head = ["figure: median [min-max]", ...VARIANTS, ...VARIANTS.slice(1).map((p) => `${VARIANTS[0]}/${p}`)];
+  const head = ["figure: median [min-max]", ...VARIANTS, ...VARIANTS.slice(1).map((p) => `${VARIANTS[0]}/${p}`), "budget"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
   console.log(`\nxrm-offline bench, commit ${o.commit}${o.dirty ? " (dirty)" : ""}, ${o.browser.version}, ${o.machine.cores} cores, ${o.method.repetitions} repetitions, ${o.seconds} s`);
@@ -332,8 +432,15 @@ function printTable(o) {
       if (Object.keys(m.variants).length === VARIANTS.length) continue;
       const cells = Object.entries(m.variants).map(([v, s]) => `${v} ${cell(s, m.unit)}`);
       const ratios = Object.entries(m.ratios).map(([k, r]) => `${k} ${r.toFixed(2)}`);
-      console.log(`${f.id} ${name} (${m.unit}): ${cells.join(", ")}; ${ratios.join(", ")}`);
+      const budget = m.budget ? `; budget ${m.budget.ratio} ${m.budget.comparison} ${m.budget.limit}: ${m.budget.status.toUpperCase()}` : "";
+      console.log(`${f.id} ${name} (${m.unit}): ${cells.join(", ")}; ${ratios.join(", ")}${budget}`);
     }
+  }
+  console.log(`\nbudgets (issue #9), pkg/ sizes: wasm ${o.sizes.wasm} KB gzip, JS glue ${o.sizes.glue} KB gzip`);
+  const bw = Math.max(...o.budgets.map((b) => b.what.length));
+  for (const b of o.budgets) {
+    const value = b.value === null ? "-" : b.value;
+    console.log(`  ${b.what.padEnd(bw)}  ${String(value).padStart(7)} ${b.comparison} ${String(b.limit).padEnd(4)}  ${b.status.toUpperCase()}`);
   }
   for (const f of o.figures) if (f.check.expectedCount) console.log(`${f.id}: ${f.check.sameIds ? "all variants returned the same 50 ids as Node computes" : "DIFFERENT RESULTS"}`);
 }

@@ -106,6 +106,9 @@ export async function write(db, stores, ops) {
     await finished.catch(() => {});
     throw e;
   }
+  // Every request is placed: commit now rather than when their success events have come back and run (the
+  // browser's auto-commit), which saves a round trip between the page and the storage thread on every write.
+  tx.commit?.();
   // A failed request aborts the transaction; `finished` then rejects with the cause.
   const results = Promise.all(keys);
   results.catch(() => {});
@@ -134,21 +137,23 @@ export async function getAllIn(db, store, index, keys) {
 }
 
 /**
- * Rows of `store` through `index` within `range`, as JSON text (one string crosses into wasm, where it is parsed at
- * native speed, instead of an object graph read key by key). Ascending index order; at most `count` rows; rows
+ * Rows of `store` through `index` within `range`, as JSON (UTF-8 bytes: one buffer crosses into wasm, where it is
+ * parsed at native speed, instead of an object graph read key by key). Ascending index order; at most `count` rows; rows
  * whose index key equals `range.lower` and whose primary key is in `skipKeys` are left out (how a batched scan
  * resumes after rows it already read with the same index key).
  */
 export async function getAllJson(db, store, index, range, count, skipKeys) {
-  const [, json] = await scanJson(db, store, index, range, count, skipKeys);
+  const [, json] = await scanJson(db, store, index, range, count, skipKeys, undefined);
   return json;
 }
 
 /**
- * As `getAllJson`, resolving `[rowsRead, json]`: how many rows IndexedDB returned before the `skipKeys` filter, so a
- * batched scan can tell a full batch from the end of the index.
+ * As `getAllJson`, resolving `[rowsRead, json, rows]`: how many rows IndexedDB returned before the `skipKeys` filter,
+ * so a batched scan can tell a full batch from the end of the index. With `columns` (an array of keys), the JSON
+ * holds only those keys of each row (JSON.stringify's key list: the filter's columns, a fraction of a row), and
+ * `rows` the rows themselves, for `pickJson` of the ones that matched.
  */
-export async function scanJson(db, store, index, range, count, skipKeys) {
+export async function scanJson(db, store, index, range, count, skipKeys, columns) {
   const s = db.transaction(store, "readonly").objectStore(store);
   const source = index ? s.index(index) : s;
   let rows = await request(source.getAll(toRange(range), count));
@@ -159,12 +164,26 @@ export async function scanJson(db, store, index, range, count, skipKeys) {
     const indexPath = source.keyPath;
     rows = rows.filter((r) => !(r[indexPath] === range.lower && skip.has(r[keyPath])));
   }
-  return [read, JSON.stringify(rows)];
+  return columns ? [read, json(rows, columns), rows] : [read, json(rows)];
+}
+
+/** The rows of `rows` at `positions` (a Uint32Array), as JSON (UTF-8 bytes). */
+export function pickJson(rows, positions) {
+  return json(Array.from(positions, (i) => rows[i]));
+}
+
+const utf8 = new TextEncoder();
+/**
+ * JSON as UTF-8 bytes: wasm copies a Uint8Array into its memory in one go, where a string is re-encoded by the
+ * bindings character by character.
+ */
+function json(value, keys) {
+  return utf8.encode(JSON.stringify(value, keys));
 }
 
 /**
  * Rows of `store` through `index` in DESCENDING index order within `range`, resuming strictly after
- * `{key, primaryKey}` when given, at most `count` rows, as JSON text.
+ * `{key, primaryKey}` when given, at most `count` rows, as JSON (UTF-8 bytes).
  */
 export function getAllJsonDesc(db, store, index, range, count, after) {
   return new Promise((resolve, reject) => {
@@ -175,7 +194,7 @@ export function getAllJsonDesc(db, store, index, range, count, after) {
     req.onerror = () => reject(req.error);
     req.onsuccess = () => {
       const c = req.result;
-      if (!c) return resolve(JSON.stringify(rows));
+      if (!c) return resolve(json(rows));
       if (!resumed) {
         // Descending order: rows "before" `after` have a greater (key, primaryKey). Jump to it, step over it once.
         const cmp = indexedDB.cmp(c.key, after.key);
@@ -191,7 +210,7 @@ export function getAllJsonDesc(db, store, index, range, count, after) {
         }
       }
       rows.push(c.value);
-      if (rows.length >= count) return resolve(JSON.stringify(rows));
+      if (rows.length >= count) return resolve(json(rows));
       c.continue();
     };
   });
@@ -240,6 +259,7 @@ export async function readModifyWrite(db, stores, store, key, modify) {
       else if ("add" in op) request(s.add(op.add)).catch(() => {});
       else s.delete(op.delete);
     }
+    tx.commit?.();
   } catch (e) {
     try {
       tx.abort();
@@ -301,4 +321,92 @@ export function peekMeta(name, key) {
 /** Resolves after `ms` milliseconds (the sync engine's retry waits). */
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+const GUID = /^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$/;
+const isDeletedEntry = (o) =>
+  (typeof o["@odata.context"] === "string" && o["@odata.context"].endsWith("$deletedEntity")) || o.reason === "deleted";
+
+/**
+ * Keeps, in place, the rows of a downloaded page the sync core would store (`Checkpoint::step`): objects with a GUID
+ * under `primaryId`, written lower case without braces; `$deletedEntity` entries are dropped. Returns how many are
+ * left. Synchronous: the sync engine computes the page's checkpoint from the count before writing.
+ */
+export function keepRows(rows, primaryId) {
+  let n = 0;
+  for (const row of rows) {
+    if (row === null || typeof row !== "object" || isDeletedEntry(row)) continue;
+    const id = row[primaryId];
+    const m = typeof id === "string" ? GUID.exec(id.trim()) : null;
+    if (!m) continue;
+    row[primaryId] = m[1].toLowerCase();
+    delete row["@odata.context"];
+    rows[n++] = row;
+  }
+  rows.length = n;
+  return n;
+}
+
+/**
+ * Puts `rows` (plain objects, as parsed from the response) into `store` and applies `extra` ops (a checkpoint), in
+ * ONE readwrite transaction over `stores`: a downloaded page and the checkpoint that says it is stored commit
+ * together.
+ */
+export async function putRows(db, stores, store, rows, extra) {
+  const tx = db.transaction(stores, "readwrite");
+  const finished = done(tx);
+  try {
+    const s = tx.objectStore(store);
+    for (const row of rows) s.put(row);
+    for (const op of extra) {
+      const t = tx.objectStore(op.store);
+      if ("put" in op) t.put(op.put);
+      else if ("add" in op) t.add(op.add);
+      else t.delete(op.delete);
+    }
+  } catch (e) {
+    try {
+      tx.abort();
+    } catch {
+      // already finished
+    }
+    await finished.catch(() => {});
+    throw e;
+  }
+  await finished;
+}
+
+/**
+ * What the sync core asked about rows not read yet, in one readonly transaction: `gets` are `[store, id]` (the row
+ * or null), `refs` are `[store, index, id]` (the primary keys of the rows whose `index` key is `id`). Resolves with
+ * JSON text `{"rows": [...], "refs": [[...], ...]}`.
+ */
+export async function lookup(db, gets, refs) {
+  const names = [...new Set([...gets.map((g) => g[0]), ...refs.map((r) => r[0])])];
+  if (names.length === 0) return '{"rows":[],"refs":[]}';
+  const tx = db.transaction(names, "readonly");
+  const rows = Promise.all(gets.map(([s, id]) => request(tx.objectStore(s).get(id))));
+  const keys = Promise.all(
+    refs.map(([s, index, id]) => {
+      const store = tx.objectStore(s);
+      if (store.indexNames.contains(index)) return request(store.index(index).getAllKeys(id));
+      // No index on that column (an older layout): read the store.
+      return request(store.getAll()).then((all) => all.filter((r) => r[index] === id).map((r) => r[store.keyPath]));
+    }),
+  );
+  const [r, k] = await Promise.all([rows, keys]);
+  return JSON.stringify({ rows: r.map((x) => x ?? null), refs: k });
+}
+
+/** Every row of `store` reduced to `keys`, as JSON text (the sync engine's in-memory mirror, loaded in one piece). */
+export async function projectAll(db, store, keys) {
+  const all = await request(db.transaction(store, "readonly").objectStore(store).getAll());
+  const out = new Array(all.length);
+  for (let i = 0; i < all.length; i++) {
+    const row = all[i];
+    const p = {};
+    for (const k of keys) if (row[k] !== undefined) p[k] = row[k];
+    out[i] = p;
+  }
+  return JSON.stringify(out);
 }
