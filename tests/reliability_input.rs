@@ -517,6 +517,83 @@ fn checkpoints() {
     );
 }
 
+/// The parsed seed queries (FetchXML and OData), which `stored_rows` runs over hostile rows.
+fn seed_queries() -> &'static Vec<xrm_offline::query::plan::Query> {
+    static Q: OnceLock<Vec<xrm_offline::query::plan::Query>> = OnceLock::new();
+    Q.get_or_init(|| {
+        let s = schema();
+        let mut out: Vec<_> = corpus::fetchxml_seeds().iter().filter_map(|x| parse_fetchxml(s, x).ok()).collect();
+        out.extend(corpus::odata_seeds().iter().filter_map(|(t, o)| parse_odata(s, t, o).ok()));
+        out
+    })
+}
+
+/// Rows as the store holds them (the server wrote them; a bug or another client may have written anything):
+/// every seed query and the profile's scope run over mutated rows.
+#[test]
+fn stored_rows() {
+    let tables = ["msdyn_workorder", "account", "contact", "bookableresourcebooking", "bookableresource", "systemuser"];
+    let mut doc = serde_json::Map::new();
+    for t in tables {
+        let list: Vec<Value> =
+            xrm_offline::query::RowSource::rows(rows(), t).take(4).map(|r| Value::Object(r.clone())).collect();
+        doc.insert(t.to_string(), Value::Array(list));
+    }
+    let strategy = mutate::json_input(vec![Value::Object(doc)]);
+    run(
+        "stored_rows",
+        strategy,
+        |t| t.clone(),
+        |text| {
+            let s = schema();
+            let src = match MemorySource::from_json(text) {
+                Ok(src) => src,
+                Err(e) => return typed("MemorySource::from_json", &e, &[InvalidJson]),
+            };
+            for q in seed_queries() {
+                if let Err(e) = execute(s, q, &src, &ctx()) {
+                    typed("execute", &e, QUERY)?;
+                }
+            }
+            if let Err(e) = corpus::plan().0.scope(s, &src, &ctx()) {
+                typed("Profile::scope", &e, PROFILE)?;
+            }
+            Ok(())
+        },
+    );
+}
+
+/// Stored sync times (the host reads them back from storage: any number, including the saturated conversions of
+/// NaN and infinities) and the device clock.
+#[test]
+fn schedule() {
+    let time = prop_oneof![
+        Just(i64::MIN),
+        Just(i64::MAX),
+        Just(0i64),
+        Just(NOW_MS),
+        (-1_000_000_000i64..1_000_000_000).prop_map(|d| NOW_MS + d),
+        any::<i64>()
+    ];
+    let strategy = (time.clone(), prop::collection::vec(time, 0..16));
+    run(
+        "schedule",
+        strategy,
+        |v| format!("{v:?}"),
+        |(now, lasts)| {
+            let (_, plan) = corpus::plan();
+            let last: std::collections::HashMap<String, i64> =
+                plan.tables().iter().zip(lasts).map(|(t, l)| (t.table.clone(), *l)).collect();
+            let due = xrm_offline::sync::due_tables(plan, *now, &last);
+            let next = xrm_offline::sync::next_due_ms(plan, *now, &last);
+            if !due.is_empty() && next != *now {
+                return Err(format!("tables {due:?} are due but the next due time is {next}, not now ({now})"));
+            }
+            Ok(())
+        },
+    );
+}
+
 // ------------------------------------------------------------------------------------------------------------
 // The seeds themselves are valid (so the mutations start from real, accepted documents).
 
@@ -594,4 +671,33 @@ fn regression_top_zero_has_no_fetchxml_form() {
         let x = try_query_to_fetchxml(&q).map_err(|e| e.to_string())?;
         parse_fetchxml(schema(), &x).map(|_| ()).map_err(|e| e.to_string())
     });
+}
+
+/// A stored checkpoint whose page count is at its maximum overflowed when the next page was stored (seed 1,
+/// target checkpoints); a paging-cookie cursor at page 4294967295 overflowed when the server said there was more.
+#[test]
+fn regression_checkpoint_counters_and_page_numbers_do_not_overflow() {
+    let (_, plan) = corpus::plan();
+    let text = r#"{"cursor":{"kind":"link","url":"https://test.crm.dynamics.com/api/data/v9.2/msdyn_workorderservicetasks?$select=msdyn_workorderservicetaskid&$skiptoken=12&$snapshot=292"},"pages":18446744073709551615,"phase":"tracking","rows":0,"table":"msdyn_workorderservicetask"}"#;
+    let cp = Checkpoint::from_json(text).expect("reads");
+    let (pages, _) = corpus::recorded();
+    let page = read_page(&pages[0].body, &cp.cursor().expect("cursor")).expect("page");
+    let (_, next) = cp.step(plan, &page).expect("steps");
+    assert_eq!(next.pages, u64::MAX);
+    let more = serde_json::json!({"value": [], "@Microsoft.Dynamics.CRM.morerecords": true});
+    let e = read_page(&more, &Cursor::FetchPage { page: u32::MAX, cookie: None }).expect_err("no page after the last");
+    typed("read_page", &e, &[InvalidJson]).unwrap();
+    let p = read_page(&more, &Cursor::FetchPage { page: u32::MAX - 1, cookie: None }).expect("page");
+    assert_eq!(p.next, Some(Cursor::FetchPage { page: u32::MAX, cookie: None }));
+}
+
+/// A last-sync time stored as the far past (NaN or -Infinity read back as i64::MIN) overflowed `now - last`.
+#[test]
+fn regression_far_past_sync_time_is_due_without_overflow() {
+    let (_, plan) = corpus::plan();
+    let last: std::collections::HashMap<String, i64> =
+        plan.tables().iter().map(|t| (t.table.clone(), i64::MIN)).collect();
+    let due = xrm_offline::sync::due_tables(plan, NOW_MS, &last);
+    assert_eq!(due.len(), plan.tables().len());
+    assert_eq!(xrm_offline::sync::next_due_ms(plan, NOW_MS, &last), NOW_MS);
 }

@@ -111,7 +111,8 @@ impl Checkpoint {
     pub fn step(&self, plan: &SyncPlan, page: &Page) -> Result<(Changes, Checkpoint)> {
         let tp = plan.require_table(&self.table)?;
         let mut next = self.clone();
-        next.pages += 1;
+        // Counters only feed progress events: a stored checkpoint holding a huge count must not overflow.
+        next.pages = next.pages.saturating_add(1);
         let mut changes = Changes::default();
         next.phase = match &self.phase {
             Phase::NotStarted | Phase::Tracking { .. } => match (&page.next, &page.delta_link) {
@@ -138,7 +139,7 @@ impl Checkpoint {
                     row.insert(tp.primary_id.clone(), serde_json::Value::String(id.clone()));
                     changes.puts.push(PutRow { table: tp.table.clone(), id, row });
                 }
-                next.rows += changes.puts.len() as u64;
+                next.rows = next.rows.saturating_add(changes.puts.len() as u64);
                 match &page.next {
                     Some(cursor) => Phase::Downloading { delta_link: delta_link.clone(), cursor: cursor.clone() },
                     None => Phase::Done { delta_link: delta_link.clone() },

@@ -61,6 +61,8 @@ pub const TARGETS: &[(&str, u64)] = &[
     ("server_pages", 2000),
     ("server_answers", 2000),
     ("checkpoints", 2000),
+    ("schedule", 1000),
+    ("stored_rows", 1000),
 ];
 
 /// The number of cases for `target` under `s`.
