@@ -663,7 +663,7 @@ fn regression_rejection_with_an_empty_message_still_says_why() {
 /// renderer now says FetchXML has no form for it (found by `seeds_are_accepted`'s render/parse round trip).
 #[test]
 fn regression_top_zero_has_no_fetchxml_form() {
-    harness::once((), |_| {
+    harness::once((), 0, |_| {
         let q = parse_odata(schema(), "account", "$select=name&$top=0").map_err(|e| e.to_string())?;
         let e = try_query_to_fetchxml(&q).expect_err("no FetchXML form");
         typed("try_query_to_fetchxml", &e, &[InvalidArgument])?;
@@ -700,4 +700,87 @@ fn regression_far_past_sync_time_is_due_without_overflow() {
     let due = xrm_offline::sync::due_tables(plan, NOW_MS, &last);
     assert_eq!(due.len(), plan.tables().len());
     assert_eq!(xrm_offline::sync::next_due_ms(plan, NOW_MS, &last), NOW_MS);
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Structured extremes the mutations rarely reach: thousands of items and tables, long relationship chains.
+
+/// A schema of `n` tables chained by lookups (`t0.next -> t1`, `t1.next -> t2`...), and a profile that follows the
+/// chain: every item related to the next one.
+fn chain(n: usize) -> (String, String) {
+    let tables: Vec<Value> = (0..n)
+        .map(|i| {
+            let next = (i + 1) % n;
+            let prev = (i + n - 1) % n;
+            serde_json::json!({
+                "LogicalName": format!("t{i}"), "EntitySetName": format!("t{i}s"), "PrimaryIdAttribute": format!("t{i}id"),
+                "PrimaryNameAttribute": "name", "OwnershipType": "UserOwned",
+                "Attributes": [
+                    {"LogicalName": format!("t{i}id"), "AttributeType": "Uniqueidentifier"},
+                    {"LogicalName": "name", "AttributeType": "String"},
+                    {"LogicalName": "next", "AttributeType": "Lookup", "Targets": [format!("t{next}")]}],
+                "ManyToOneRelationships": [{"SchemaName": format!("t{i}_next"), "ReferencedEntity": format!("t{next}"),
+                    "ReferencedAttribute": format!("t{next}id"), "ReferencingEntity": format!("t{i}"),
+                    "ReferencingAttribute": "next", "ReferencedEntityNavigationPropertyName": format!("t{i}_next_of"),
+                    "ReferencingEntityNavigationPropertyName": "next"}],
+                "OneToManyRelationships": [{"SchemaName": format!("t{prev}_next"), "ReferencedEntity": format!("t{i}"),
+                    "ReferencedAttribute": format!("t{i}id"), "ReferencingEntity": format!("t{prev}"),
+                    "ReferencingAttribute": "next", "ReferencedEntityNavigationPropertyName": format!("t{prev}_next_of"),
+                    "ReferencingEntityNavigationPropertyName": "next"}]
+            })
+        })
+        .collect();
+    let items: Vec<Value> = (0..n)
+        .map(|i| {
+            if i + 1 == n {
+                serde_json::json!({"table": format!("t{i}"), "filter": "all"})
+            } else {
+                serde_json::json!({"table": format!("t{i}"), "filter": "related", "relationships": [format!("t{i}_next")]})
+            }
+        })
+        .collect();
+    let schema = serde_json::json!({ "value": tables }).to_string();
+    let profile = serde_json::json!({"name": "chain", "items": items}).to_string();
+    (schema, profile)
+}
+
+fn chain_sizes() -> Vec<usize> {
+    match std::env::var("XRM_CHAIN") {
+        Ok(n) => vec![n.parse().expect("XRM_CHAIN")],
+        Err(_) => vec![3, 16, 17, 10_000],
+    }
+}
+
+/// Long relationship chains and cycles are refused with typed errors, without deep recursion (the check runs on
+/// the 1 MiB stack) and in bounded time: a short chain plans, a long one breaks the related-tables rule.
+#[test]
+fn long_relationship_chains_are_refused_cleanly() {
+    for n in chain_sizes() {
+        // About 700 bytes of schema and profile per table.
+        harness::once(n, n * 700, |&n| {
+            let (schema_text, profile_text) = chain(n);
+            let s = Schema::from_json(&schema_text).map_err(|e| e.to_string())?;
+            match Profile::load(&profile_text, &s) {
+                Ok(p) if n <= 16 => check_profile(&p, &s),
+                Ok(_) => Err(format!("a chain of {n} tables was accepted")),
+                Err(e) if n > 16 => typed_all("Profile::load", &e, PROFILE),
+                Err(e) => Err(format!("a chain of {n} tables was refused: {e:?}")),
+            }
+        });
+    }
+}
+
+/// A profile with tens of thousands of items (duplicates of the shipped ones) is refused quickly.
+#[test]
+fn huge_profiles_are_refused_quickly() {
+    harness::once((), 20_000 * 300, |_| {
+        let mut doc = corpus::profile_json();
+        let items = doc["items"].as_array().cloned().unwrap_or_default();
+        let many: Vec<Value> = items.iter().cycle().take(20_000).cloned().collect();
+        doc["items"] = Value::Array(many);
+        match Profile::load(&doc.to_string(), schema()) {
+            Ok(_) => Err("20 000 duplicate items were accepted".into()),
+            Err(e) => typed_all("Profile::load", &e, PROFILE),
+        }
+    });
 }

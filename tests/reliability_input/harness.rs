@@ -17,10 +17,19 @@ pub const DEFAULT_SEED: u64 = 8_2026_1127;
 /// Total inputs of a soak run (`XRM_SOAK=1`) unless `XRM_TRIALS` says otherwise.
 pub const SOAK_TOTAL: u64 = 1_000_000;
 
-/// One input may take this long (debug build, busy machine: generous). An input over it is timed again once
-/// (to rule out the machine pausing the thread) and fails if it is over again.
+/// One input may take this long (debug build, busy machine: generous), plus [`PER_KB`] for each KB of input
+/// (the work is linear in the input: a 200 KB document may take 2 s, a quadratic blow-up on it would take hours).
+/// An input over its limit is timed again once (to rule out the machine pausing the thread) and fails if it is
+/// over again.
 pub fn input_limit() -> Duration {
     Duration::from_millis(env_u64("XRM_INPUT_LIMIT_MS").unwrap_or(1_000))
+}
+
+/// The allowance per KB of input on top of [`input_limit`].
+pub const PER_KB: Duration = Duration::from_millis(5);
+
+fn limit_for(len: usize) -> Duration {
+    input_limit() + PER_KB * u32::try_from(len / 1024).unwrap_or(u32::MAX)
 }
 
 /// An input still running after this long is a hang: the watchdog prints it and aborts the process.
@@ -97,9 +106,6 @@ fn target_seed(seed: u64, target: &str) -> [u8; 32] {
     out
 }
 
-/// Inputs tried by every target of this process (the suite prints it at the end of each target).
-pub static INPUTS: AtomicU64 = AtomicU64::new(0);
-
 type Running = Mutex<HashMap<ThreadId, (Instant, String, String)>>;
 
 /// The inputs being checked right now, per thread, for the watchdog.
@@ -165,6 +171,7 @@ where
 {
     let s = settings();
     let n = cases(target, &s);
+    let run_seed = s.seed;
     println!(
         "reliability_input target={target} seed={} cases={n} soak={} (reproduce: XRM_SEED={} cargo test --test \
          reliability_input {target})",
@@ -172,6 +179,8 @@ where
     );
     let seed = target_seed(s.seed, target);
     let started = Instant::now();
+    let tried = std::sync::Arc::new(AtomicU64::new(0));
+    let counter = tried.clone();
     let handle = std::thread::Builder::new()
         .name(format!("input-{target}"))
         .stack_size(STACK_BYTES)
@@ -184,10 +193,10 @@ where
                 ..Config::default()
             };
             let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
-            let limit = input_limit();
             let result = runner.run(&strategy, |value| {
-                INPUTS.fetch_add(1, Ordering::Relaxed);
+                counter.fetch_add(1, Ordering::Relaxed);
                 let text = describe(&value);
+                let limit = limit_for(text.len());
                 let me = std::thread::current().id();
                 running().lock().unwrap_or_else(|e| e.into_inner()).insert(me, (Instant::now(), target.into(), text));
                 let timed = |v: &S::Value| {
@@ -209,25 +218,36 @@ where
             // A shrunk failure: show the minimal input.
             match result {
                 Ok(()) => Ok(()),
-                Err(TestError::Fail(why, value)) => Err(format!("{why}\nminimal input: {}", show(&describe(&value)))),
+                Err(TestError::Fail(why, value)) => {
+                    // The whole minimal input, for a regression test (messages show it shortened).
+                    let text = describe(&value);
+                    let file = std::env::temp_dir().join(format!("reliability_input-{target}-{run_seed}.txt"));
+                    let saved = match std::fs::write(&file, &text) {
+                        Ok(()) => format!(" (whole input in {})", file.display()),
+                        Err(_) => String::new(),
+                    };
+                    Err(format!("{why}\nminimal input{saved}: {}", show(&text)))
+                }
                 Err(TestError::Abort(why)) => Err(format!("aborted: {why}")),
             }
         })
         .expect("spawn the input thread");
     let outcome = handle.join().unwrap_or_else(|_| Err("the input thread panicked outside a case".into()));
     let took = started.elapsed();
+    let tried = tried.load(Ordering::Relaxed);
     println!(
-        "reliability_input target={target} inputs={n} took={:.1}s ({:.0} inputs/s)",
+        "reliability_input target={target} inputs={tried} took={:.1}s ({:.0} inputs/s)",
         took.as_secs_f64(),
-        n as f64 / took.as_secs_f64().max(1e-9)
+        tried as f64 / took.as_secs_f64().max(1e-9)
     );
     if let Err(e) = outcome {
         panic!("target {target} (seed {}): {e}", s.seed);
     }
 }
 
-/// Runs a single value through `check` on the suite's stack (for regression tests of minimised inputs).
-pub fn once<T: Send + 'static>(value: T, check: impl FnOnce(&T) -> Result<(), String> + Send + 'static) {
+/// Runs a single value through `check` on the suite's stack (for regression tests of minimised inputs), within
+/// the time limit of an input of `bytes` bytes.
+pub fn once<T: Send + 'static>(value: T, bytes: usize, check: impl FnOnce(&T) -> Result<(), String> + Send + 'static) {
     let r = std::thread::Builder::new()
         .stack_size(STACK_BYTES)
         .spawn(move || {
@@ -238,7 +258,7 @@ pub fn once<T: Send + 'static>(value: T, check: impl FnOnce(&T) -> Result<(), St
         .expect("spawn")
         .join();
     match r {
-        Ok((Ok(()), took)) => assert!(took < input_limit() * 5, "took {took:?}"),
+        Ok((Ok(()), took)) => assert!(took < limit_for(bytes) * 2, "took {took:?} (limit {:?})", limit_for(bytes) * 2),
         Ok((Err(e), _)) => panic!("{e}"),
         Err(_) => panic!("panicked"),
     }
