@@ -342,10 +342,10 @@ fn check_answer((action, status, headers, text): &Answer) -> Result<(), String> 
         (_, None) => return Err("no answer not classified as transient".into()),
         (Outcome::Done { .. }, Some(200..=299)) => {}
         (_, Some(200..=299)) => return Err(format!("{status:?} not classified as done: {outcome:?}")),
-        (Outcome::Rejected { code, message, errortype }, _) => {
-            if code.trim().is_empty() || message.trim().is_empty() || !(1..=3).contains(errortype) {
-                return Err(format!("an untyped rejection: {outcome:?}"));
-            }
+        (Outcome::Rejected { code, message, errortype }, _)
+            if code.trim().is_empty() || message.trim().is_empty() || !(1..=3).contains(errortype) =>
+        {
+            return Err(format!("an untyped rejection: {outcome:?}"));
         }
         _ => {}
     }
@@ -783,4 +783,16 @@ fn huge_profiles_are_refused_quickly() {
             Err(e) => typed_all("Profile::load", &e, PROFILE),
         }
     });
+}
+
+/// TableNotFound listed every table of the schema: a schema of thousands of tables made each such error hundreds of
+/// KB. It names the first 50 and how many more.
+#[test]
+fn regression_table_not_found_message_is_bounded() {
+    let (schema_text, _) = chain(3_000);
+    let s = Schema::from_json(&schema_text).expect("schema");
+    let e = s.require_table("nosuchtable").expect_err("not found");
+    typed("require_table", &e, &[TableNotFound]).unwrap();
+    assert!(e.message.len() < 1_000, "{} bytes", e.message.len());
+    assert!(e.message.contains("t0, t1") && e.message.ends_with("and 2950 more)"), "{}", e.message);
 }

@@ -173,9 +173,16 @@ where
     let n = cases(target, &s);
     let run_seed = s.seed;
     println!(
-        "reliability_input target={target} seed={} cases={n} soak={} (reproduce: XRM_SEED={} cargo test --test \
+        "reliability_input target={target} seed={} cases={n} soak={} (reproduce: XRM_SEED={}{} cargo test --test \
          reliability_input {target})",
-        s.seed, s.soak, s.seed
+        s.seed,
+        s.soak,
+        s.seed,
+        match (s.trials, s.soak) {
+            (Some(t), _) => format!(" XRM_TRIALS={t}"),
+            (None, true) => " XRM_SOAK=1".to_string(),
+            (None, false) => String::new(),
+        }
     );
     let seed = target_seed(s.seed, target);
     let started = Instant::now();
