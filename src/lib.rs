@@ -11,6 +11,7 @@ pub mod hooks;
 pub mod profile;
 pub mod query;
 pub mod schema;
+pub mod sort;
 pub mod store;
 pub mod sync;
 

@@ -128,7 +128,7 @@ fn lookup_ids(changes: &Row) -> impl Iterator<Item = String> + '_ {
 /// Entries are sorted by `seq` first.
 pub fn coalesce(entries: &[OutboxEntry]) -> Coalesced {
     let mut sorted: Vec<&OutboxEntry> = entries.iter().collect();
-    sorted.sort_by_key(|e| e.seq);
+    crate::sort::sort_by_key(&mut sorted, |e| e.seq);
     let mut out: Vec<Option<PendingChange>> = Vec::new();
     let mut open: HashMap<(String, String), usize> = HashMap::new();
     let mut created_at: HashMap<String, usize> = HashMap::new();
@@ -186,7 +186,7 @@ pub fn coalesce(entries: &[OutboxEntry]) -> Coalesced {
             open.insert(key, i);
         }
     }
-    dropped.sort_unstable();
+    crate::sort::sort_by(&mut dropped, Ord::cmp);
     Coalesced { changes: out.into_iter().flatten().collect(), dropped }
 }
 

@@ -18,7 +18,12 @@ fn entry(v: JsValue) -> Result<HookEntry, JsValue> {
 }
 
 fn names(v: Vec<String>) -> BTreeSet<String> {
-    v.into_iter().collect()
+    // Inserted one by one: `collect()` into a BTreeSet would instantiate another copy of the standard sort.
+    let mut set = BTreeSet::new();
+    for name in v {
+        set.insert(name);
+    }
+    set
 }
 
 /// Checks a registration (`name`, `message` Create/Update/Delete, `stage` pre/post); throws an `InvalidArgument`

@@ -150,8 +150,7 @@ impl SyncInner {
         if ops.length() == 0 {
             return Ok(());
         }
-        names.sort();
-        names.dedup();
+        crate::sort::sort_dedup(&mut names);
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         idb::write(&self.store.db, stores(&refs), ops).await.map_err(|e| idb_err("sync: storing rows", e))?;
         self.projection.apply(mirror, changes);

@@ -243,7 +243,7 @@ pub(super) async fn active_errors(inner: &SyncInner) -> Result<Vec<Value>, JsVal
         .map_err(|e| idb_err("sync errors", e))?;
     let mut list: Vec<Value> = serde_wasm_bindgen::from_value(raw).map_err(|e| idb_err("sync errors", e.into()))?;
     list.retain(|e| e.get("statecode").and_then(Value::as_u64) == Some(0));
-    list.sort_by(|a, b| a["errortime"].as_str().cmp(&b["errortime"].as_str()));
+    crate::sort::sort_by(&mut list, |a, b| a["errortime"].as_str().cmp(&b["errortime"].as_str()));
     Ok(list)
 }
 
