@@ -354,7 +354,7 @@ pub const RECORD_NOT_FOUND: &str = "0x80040217";
 /// Reads `Retry-After` as seconds (an HTTP date is not honoured: Dataverse sends seconds).
 pub fn retry_after_secs(value: &str) -> Option<u64> {
     let v = value.trim();
-    v.parse::<u64>().ok().or_else(|| v.parse::<f64>().ok().filter(|f| *f >= 0.0).map(|f| f.ceil() as u64))
+    v.parse::<u64>().ok().or_else(|| crate::num::parse_f64(v).filter(|f| *f >= 0.0).map(|f| f.ceil() as u64))
 }
 
 /// Classifies the response to the upload of a change of kind `action`.

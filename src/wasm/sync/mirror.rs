@@ -69,7 +69,7 @@ pub async fn load(inner: &Inner, plan: &SyncPlan, projection: &Projection) -> Re
         let rows = idb::get_all(&inner.db, &table_store(&tp.table), None, JsValue::UNDEFINED, None)
             .await
             .map_err(|e| idb_err("sync: reading the store", e))?;
-        let rows: Vec<Value> = serde_wasm_bindgen::from_value(rows).map_err(|e| idb_err("sync", e.into()))?;
+        let rows: Vec<Value> = crate::wasm::convert::from_value(rows).map_err(|e| idb_err("sync", e.into()))?;
         for row in rows {
             let Value::Object(row) = row else { continue };
             let Some(id) = row.get(&tp.primary_id).and_then(Value::as_str).map(str::to_string) else { continue };
@@ -79,7 +79,7 @@ pub async fn load(inner: &Inner, plan: &SyncPlan, projection: &Projection) -> Re
     let outbox = idb::get_all(&inner.db, OUTBOX, None, JsValue::UNDEFINED, None)
         .await
         .map_err(|e| idb_err("sync: reading the outbox", e))?;
-    let entries: Vec<Value> = serde_wasm_bindgen::from_value(outbox).map_err(|e| idb_err("sync", e.into()))?;
+    let entries: Vec<Value> = crate::wasm::convert::from_value(outbox).map_err(|e| idb_err("sync", e.into()))?;
     for e in entries {
         if let (Some(t), Some(id)) = (e.get("table").and_then(Value::as_str), e.get("id").and_then(Value::as_str)) {
             mirror.set_pending(t, id, true);

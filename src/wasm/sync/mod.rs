@@ -343,7 +343,7 @@ impl SyncEngine {
         let o: EngineOptions = if options.is_undefined() || options.is_null() {
             EngineOptions { conflict_policy: None, page_size: None }
         } else {
-            serde_wasm_bindgen::from_value(options).map_err(|e| bad_argument("sync options", e))?
+            crate::wasm::convert::from_value(options).map_err(|e| bad_argument("sync options", e))?
         };
         let policy = match o.conflict_policy.as_deref() {
             None | Some("clientWins") => ConflictPolicy::ClientWins,
