@@ -115,3 +115,41 @@ for (const scale of [1, 10]) {
 }
 
 export { median, percentile };
+
+/**
+ * The budgets of issue #9, each checked on the run's medians. A budget reads either one metric's ratio
+ * (`figure`, `metric`, `ratio`), or one figure's median over another's (`over`, `under`: [figure, metric]), or a
+ * size of pkg/ in KB gzip (`size`: "wasm" | "glue"); `max` or `min` is the limit. A budget whose figures were not
+ * run (`--only`) is "not measured".
+ */
+export const BUDGETS = [
+  { id: "first-sync-10k", what: "first sync, 10,000 rows: throughput vs raw bulk put", figure: "first-sync-1", metric: "throughput", ratio: "xrm-offline/raw", min: 0.9 },
+  { id: "first-sync-100k", what: "first sync, 100,000 rows: throughput vs raw bulk put", figure: "first-sync-10", metric: "throughput", ratio: "xrm-offline/raw", min: 0.9 },
+  { id: "query-100k", what: "offline query, 100,000 rows: time vs Dexie", figure: "query-100k", metric: "query", ratio: "xrm-offline/dexie", max: 0.5 },
+  { id: "create-p50", what: "createRecord p50 vs one raw put transaction", figure: "create", metric: "create p50", ratio: "xrm-offline/raw", max: 1.5 },
+  { id: "incremental-scaling", what: "incremental sync of 100 changes: 100,000-row store vs 10,000", over: ["incremental-10", "incremental sync"], under: ["incremental-1", "incremental sync"], max: 1.3 },
+  { id: "memory-scaling", what: "peak memory of a first sync: 100,000 rows vs 10,000", over: ["sync-memory-10", "peak memory"], under: ["sync-memory-1", "peak memory"], max: 1.5 },
+  { id: "wasm-size", what: "wasm, KB gzip", size: "wasm", max: 250 },
+  { id: "glue-size", what: "JS glue, KB gzip", size: "glue", max: 15 },
+];
+
+/**
+ * Checks `BUDGETS` against a run's figures (as written to the JSON) and pkg/ sizes (`{ wasm, glue }` in KB gzip):
+ * one entry per budget with its value, limit and status ("pass", "fail" or "not measured").
+ */
+export function checkBudgets(figures, sizes) {
+  const byId = Object.fromEntries(figures.map((f) => [f.id, f]));
+  const median = ([figure, metric]) => byId[figure]?.metrics[metric]?.variants["xrm-offline"]?.median;
+  return BUDGETS.map((b) => {
+    let value;
+    if (b.size) value = sizes?.[b.size];
+    else if (b.over) {
+      const [o, u] = [median(b.over), median(b.under)];
+      value = o !== undefined && u !== undefined ? o / u : undefined;
+    } else value = byId[b.figure]?.metrics[b.metric]?.ratios[b.ratio];
+    const limit = b.max ?? b.min;
+    const comparison = b.max !== undefined ? "<=" : ">=";
+    const status = value === undefined || Number.isNaN(value) ? "not measured" : (b.max !== undefined ? value <= b.max : value >= b.min) ? "pass" : "fail";
+    return { id: b.id, what: b.what, value: value === undefined ? null : Number(value.toFixed(b.size ? 1 : 2)), comparison, limit, status, ...(b.figure ? { figure: b.figure, metric: b.metric, ratio: b.ratio } : {}), ...(b.over ? { over: b.over, under: b.under } : {}) };
+  });
+}

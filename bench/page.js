@@ -313,7 +313,9 @@ const STEPS = {
       samples.push(now() - t);
       if (got.join() !== ids.join()) throw new Error(`query: run ${i} returned other ids than the first run`);
     }
-    return { firstMs, samples, median: median(samples), ids };
+    // xrm-offline: what the last query read from IndexedDB (requests and rows), the access path at work.
+    const reads = v.client?.store.queryStats?.();
+    return { firstMs, samples, median: median(samples), ids, ...(reads ? { reads } : {}) };
   },
 
   /** Single-row creates, one after the other, each its own transaction. */
@@ -392,6 +394,8 @@ window.bench = {
   /** Runs `steps` ([name, params] pairs) against `variant`; `ctx` carries the reference server's URL and token. */
   async run(variant, steps, ctx = {}) {
     const v = Object.create(VARIANTS[variant]);
+    // The variant of the last run, for tools that drive the page further (profiles).
+    window.bench.current = v;
     const out = {};
     for (const [name, params] of steps) out[name] = await STEPS[name](v, params ?? {}, ctx);
     return out;

@@ -11,13 +11,14 @@
 // Needs pkg/ (npm run build). Builds and starts the reference server (`xrm-offline serve --port 0 --db :memory:`),
 // which XrmOffline.open asks for the user (WhoAmI) and the schema (EntityDefinitions).
 import { createServer } from "node:http";
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { execFileSync, spawn } from "node:child_process";
 import { extname, join, normalize, dirname, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
 import { chromium } from "playwright-core";
-import { EXTRA_FIGURES, FIGURES, VARIANTS, median } from "./figures.mjs";
+import { EXTRA_FIGURES, FIGURES, VARIANTS, checkBudgets, median } from "./figures.mjs";
 import { QUERY, workOrders } from "./data.js";
 import { CHROMIUM_ARGS } from "../tests/js/support/browser.mjs";
 
@@ -139,6 +140,30 @@ function expectedIds(rows) {
     .map((r) => r.msdyn_workorderid);
 }
 
+/**
+ * What a page loads from pkg/, in KB gzip (level 9): the wasm, and the JS glue (the generated bindings, the
+ * hand-written modules and the js/idb.js snippet) gzipped as one text, as scripts/build.mjs reports it (what a
+ * bundled deployment ships); `gluePerFile` sums the files gzipped one by one (served unbundled).
+ */
+function packageSizes() {
+  const pkg = join(ROOT, "pkg");
+  const gz = (buf) => gzipSync(buf, { level: 9 }).length / 1024;
+  const snippets = join(pkg, "snippets");
+  const glueFiles = [
+    ...readdirSync(pkg).filter((f) => f.endsWith(".js")).map((f) => join(pkg, f)),
+    ...(existsSync(snippets) ? readdirSync(snippets, { recursive: true }).filter((f) => f.endsWith(".js")).map((f) => join(snippets, f)) : []),
+  ];
+  const texts = glueFiles.map((f) => readFileSync(f));
+  const round1 = (x) => Number(x.toFixed(1));
+  return {
+    unit: "KB gzip",
+    wasm: round1(gz(readFileSync(join(pkg, "xrm_offline_bg.wasm")))),
+    glue: round1(gz(Buffer.concat(texts))),
+    gluePerFile: round1(texts.reduce((n, t) => n + gz(t), 0)),
+    glueFiles: glueFiles.map((f) => f.slice(pkg.length + 1)),
+  };
+}
+
 const git = (...a) => {
   try {
     return execFileSync("git", a, { cwd: ROOT, encoding: "utf8" }).trim();
@@ -248,6 +273,13 @@ try {
   }
 
   const cpus = os.cpus();
+  const sizes = packageSizes();
+  const budgets = checkBudgets(results, sizes);
+  // Each metric a budget reads carries its verdict too.
+  for (const b of budgets) {
+    const metric = b.figure && results.find((f) => f.id === b.figure)?.metrics[b.metric];
+    if (metric) metric.budget = { id: b.id, ratio: b.ratio, comparison: b.comparison, limit: b.limit, status: b.status };
+  }
   out = {
     format: 1,
     date: new Date().toISOString(),
@@ -274,6 +306,8 @@ try {
       dexie: JSON.parse(readFileSync(join(ROOT, "node_modules", "dexie", "package.json"), "utf8")).version,
     },
     seconds: round((Date.now() - started) / 1000, 1),
+    sizes,
+    budgets,
     figures: results,
   };
 } finally {
@@ -300,7 +334,7 @@ if (failed.length) {
 function summaryOf(figure, r) {
   const parts = [];
   if (r.load) parts.push(`load ${Math.round(r.load.rowsPerSec)} rows/s`);
-  if (r.query) parts.push(`query median ${r.query.median.toFixed(2)} ms (first ${r.query.firstMs.toFixed(1)})`);
+  if (r.query) parts.push(`query median ${r.query.median.toFixed(2)} ms (first ${r.query.firstMs.toFixed(1)})${r.query.reads ? ` read ${r.query.reads.rowsRead} rows in ${r.query.reads.batches} requests` : ""}`);
   if (r.create) parts.push(`create p50 ${median(r.create.samples).toFixed(3)} ms`);
   if (r.probe) parts.push(JSON.stringify(r.probe));
   return parts.join(", ");
@@ -317,10 +351,11 @@ function printTable(o) {
         `${f.id} ${name} (${m.unit}${m.better === "higher" ? ", higher is better" : ""})`,
         ...VARIANTS.map((v) => cell(m.variants[v], m.unit)),
         ...Object.values(m.ratios).map((r) => r.toFixed(2)),
+        m.budget ? `${m.budget.ratio.split("/")[1]} ${m.budget.comparison} ${m.budget.limit}x: ${m.budget.status.toUpperCase()}` : "",
       ]);
     }
   }
-  const head = ["figure: median [min-max]", ...VARIANTS, ...VARIANTS.slice(1).map((p) => `${VARIANTS[0]}/${p}`)];
+  const head = ["figure: median [min-max]", ...VARIANTS, ...VARIANTS.slice(1).map((p) => `${VARIANTS[0]}/${p}`), "budget"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
   console.log(`\nxrm-offline bench, commit ${o.commit}${o.dirty ? " (dirty)" : ""}, ${o.browser.version}, ${o.machine.cores} cores, ${o.method.repetitions} repetitions, ${o.seconds} s`);
@@ -332,8 +367,15 @@ function printTable(o) {
       if (Object.keys(m.variants).length === VARIANTS.length) continue;
       const cells = Object.entries(m.variants).map(([v, s]) => `${v} ${cell(s, m.unit)}`);
       const ratios = Object.entries(m.ratios).map(([k, r]) => `${k} ${r.toFixed(2)}`);
-      console.log(`${f.id} ${name} (${m.unit}): ${cells.join(", ")}; ${ratios.join(", ")}`);
+      const budget = m.budget ? `; budget ${m.budget.ratio} ${m.budget.comparison} ${m.budget.limit}: ${m.budget.status.toUpperCase()}` : "";
+      console.log(`${f.id} ${name} (${m.unit}): ${cells.join(", ")}; ${ratios.join(", ")}${budget}`);
     }
+  }
+  console.log(`\nbudgets (issue #9), pkg/ sizes: wasm ${o.sizes.wasm} KB gzip, JS glue ${o.sizes.glue} KB gzip`);
+  const bw = Math.max(...o.budgets.map((b) => b.what.length));
+  for (const b of o.budgets) {
+    const value = b.value === null ? "-" : b.value;
+    console.log(`  ${b.what.padEnd(bw)}  ${String(value).padStart(7)} ${b.comparison} ${String(b.limit).padEnd(4)}  ${b.status.toUpperCase()}`);
   }
   for (const f of o.figures) if (f.check.expectedCount) console.log(`${f.id}: ${f.check.sameIds ? "all variants returned the same 50 ids as Node computes" : "DIFFERENT RESULTS"}`);
 }

@@ -110,6 +110,9 @@ export async function write(db, stores, ops) {
     await finished.catch(() => {});
     throw e;
   }
+  // Every request is placed: commit now rather than when their success events have come back and run (the
+  // browser's auto-commit), which saves a round trip between the page and the storage thread on every write.
+  tx.commit?.();
   // A failed request aborts the transaction; `finished` then rejects with the cause.
   const results = Promise.all(keys);
   results.catch(() => {});
@@ -138,21 +141,23 @@ export async function getAllIn(db, store, index, keys) {
 }
 
 /**
- * Rows of `store` through `index` within `range`, as JSON text (one string crosses into wasm, where it is parsed at
- * native speed, instead of an object graph read key by key). Ascending index order; at most `count` rows; rows
+ * Rows of `store` through `index` within `range`, as JSON (UTF-8 bytes: one buffer crosses into wasm, where it is
+ * parsed at native speed, instead of an object graph read key by key). Ascending index order; at most `count` rows; rows
  * whose index key equals `range.lower` and whose primary key is in `skipKeys` are left out (how a batched scan
  * resumes after rows it already read with the same index key).
  */
 export async function getAllJson(db, store, index, range, count, skipKeys) {
-  const [, json] = await scanJson(db, store, index, range, count, skipKeys);
+  const [, json] = await scanJson(db, store, index, range, count, skipKeys, undefined);
   return json;
 }
 
 /**
- * As `getAllJson`, resolving `[rowsRead, json]`: how many rows IndexedDB returned before the `skipKeys` filter, so a
- * batched scan can tell a full batch from the end of the index.
+ * As `getAllJson`, resolving `[rowsRead, json, rows]`: how many rows IndexedDB returned before the `skipKeys` filter,
+ * so a batched scan can tell a full batch from the end of the index. With `columns` (an array of keys), the JSON
+ * holds only those keys of each row (JSON.stringify's key list: the filter's columns, a fraction of a row), and
+ * `rows` the rows themselves, for `pickJson` of the ones that matched.
  */
-export async function scanJson(db, store, index, range, count, skipKeys) {
+export async function scanJson(db, store, index, range, count, skipKeys, columns) {
   const s = db.transaction(store, "readonly").objectStore(store);
   const source = index ? s.index(index) : s;
   let rows = await request(source.getAll(toRange(range), count));
@@ -163,12 +168,26 @@ export async function scanJson(db, store, index, range, count, skipKeys) {
     const indexPath = source.keyPath;
     rows = rows.filter((r) => !(r[indexPath] === range.lower && skip.has(r[keyPath])));
   }
-  return [read, JSON.stringify(rows)];
+  return columns ? [read, json(rows, columns), rows] : [read, json(rows)];
+}
+
+/** The rows of `rows` at `positions` (a Uint32Array), as JSON (UTF-8 bytes). */
+export function pickJson(rows, positions) {
+  return json(Array.from(positions, (i) => rows[i]));
+}
+
+const utf8 = new TextEncoder();
+/**
+ * JSON as UTF-8 bytes: wasm copies a Uint8Array into its memory in one go, where a string is re-encoded by the
+ * bindings character by character.
+ */
+function json(value, keys) {
+  return utf8.encode(JSON.stringify(value, keys));
 }
 
 /**
  * Rows of `store` through `index` in DESCENDING index order within `range`, resuming strictly after
- * `{key, primaryKey}` when given, at most `count` rows, as JSON text.
+ * `{key, primaryKey}` when given, at most `count` rows, as JSON (UTF-8 bytes).
  */
 export function getAllJsonDesc(db, store, index, range, count, after) {
   return new Promise((resolve, reject) => {
@@ -179,7 +198,7 @@ export function getAllJsonDesc(db, store, index, range, count, after) {
     req.onerror = () => reject(req.error);
     req.onsuccess = () => {
       const c = req.result;
-      if (!c) return resolve(JSON.stringify(rows));
+      if (!c) return resolve(json(rows));
       if (!resumed) {
         // Descending order: rows "before" `after` have a greater (key, primaryKey). Jump to it, step over it once.
         const cmp = indexedDB.cmp(c.key, after.key);
@@ -195,7 +214,7 @@ export function getAllJsonDesc(db, store, index, range, count, after) {
         }
       }
       rows.push(c.value);
-      if (rows.length >= count) return resolve(JSON.stringify(rows));
+      if (rows.length >= count) return resolve(json(rows));
       c.continue();
     };
   });
@@ -244,6 +263,7 @@ export async function readModifyWrite(db, stores, store, key, modify) {
       else if ("add" in op) request(s.add(op.add)).catch(() => {});
       else s.delete(op.delete);
     }
+    tx.commit?.();
   } catch (e) {
     try {
       tx.abort();

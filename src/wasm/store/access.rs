@@ -9,7 +9,8 @@
 //! - **Full**: read the table.
 //!
 //! In every case the evaluator still applies the whole filter: an index only narrows what is read. Rows cross into
-//! wasm as one JSON text per batch, parsed by serde_json, which is much cheaper than reading JS objects key by key.
+//! wasm as JSON (UTF-8 bytes, one buffer per batch), parsed by serde_json, which is much cheaper than reading JS
+//! objects key by key; the ordered walk sends only the columns the filter reads, and whole rows for the matches.
 
 use serde_json::Value;
 use wasm_bindgen::JsValue;

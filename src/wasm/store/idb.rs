@@ -46,7 +46,7 @@ extern "C" {
     #[wasm_bindgen(js_name = getAllIn, catch)]
     pub async fn get_all_in(db: &JsValue, store: &str, index: Option<String>, keys: Array) -> Result<JsValue, JsValue>;
 
-    /// Rows through an index within a range, ascending, as JSON text (see `js/idb.js`).
+    /// Rows through an index within a range, ascending, as JSON in UTF-8 bytes (see `js/idb.js`).
     #[wasm_bindgen(js_name = getAllJson, catch)]
     pub async fn get_all_json(
         db: &JsValue,
@@ -57,7 +57,8 @@ extern "C" {
         skip_keys: Array,
     ) -> Result<JsValue, JsValue>;
 
-    /// As `get_all_json`, resolving `[rowsRead, json]` (rows read before the skip filter).
+    /// As `get_all_json`, resolving `[rowsRead, json, rows]` (rows read before the skip filter); with `columns` (an
+    /// array of keys) the JSON holds only those keys of each row and `rows` the rows themselves (for `pick_json`).
     #[wasm_bindgen(js_name = scanJson, catch)]
     pub async fn scan_json(
         db: &JsValue,
@@ -66,9 +67,14 @@ extern "C" {
         range: JsValue,
         count: Option<u32>,
         skip_keys: Array,
+        columns: JsValue,
     ) -> Result<JsValue, JsValue>;
 
-    /// Rows through an index within a range, descending, resuming after `{key, primaryKey}`, as JSON text.
+    /// The rows of `rows` at `positions`, as JSON in UTF-8 bytes.
+    #[wasm_bindgen(js_name = pickJson)]
+    pub fn pick_json(rows: &JsValue, positions: Vec<u32>) -> JsValue;
+
+    /// Rows through an index within a range, descending, resuming after `{key, primaryKey}`, as JSON in UTF-8 bytes.
     #[wasm_bindgen(js_name = getAllJsonDesc, catch)]
     pub async fn get_all_json_desc(
         db: &JsValue,

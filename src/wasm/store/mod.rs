@@ -50,6 +50,21 @@ pub(crate) struct Inner {
     pub(crate) org_url: String,
     /// The user, teams and business unit the user operators compare with (the clock is read per query).
     pub(crate) user: std::cell::RefCell<EvalContext>,
+    /// What the last offline query read (`queryStats()`): counters for the bench and the access-path tests.
+    pub(crate) stats: std::cell::Cell<QueryStats>,
+}
+
+/// Counters of one offline query: IndexedDB reads (batches) and the rows they returned.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct QueryStats {
+    pub(crate) batches: u32,
+    pub(crate) rows_read: u32,
+}
+
+impl QueryStats {
+    pub(crate) fn add(self, batches: u32, rows: usize) -> QueryStats {
+        QueryStats { batches: self.batches + batches, rows_read: self.rows_read + rows as u32 }
+    }
 }
 
 /// The offline data store of one (organisation, user, profile).
@@ -168,7 +183,9 @@ impl OfflineStore {
             layout::layout(&schema, &name, &table_list, &|t| index_columns.get(t).cloned().unwrap_or_default());
         let db = idb::open_database(convert::to_js(&layout)?).await.map_err(|e| idb_err("open", e))?;
         let user = std::cell::RefCell::new(EvalContext::default());
-        Ok(OfflineStore { inner: Rc::new(Inner { db, schema, tables, layout, org_url: o.org_url, user }) })
+        Ok(OfflineStore {
+            inner: Rc::new(Inner { db, schema, tables, layout, org_url: o.org_url, user, stats: Default::default() }),
+        })
     }
 
     /// Sets who the user operators (`eq-userid`, `eq-userteams`, `eq-businessid`...) compare with.
@@ -338,6 +355,14 @@ impl OfflineStore {
         }
         let ctx = context(&inner);
         query::retrieve_multiple(&inner, &table, options.as_deref().unwrap_or(""), size, &ctx).await
+    }
+
+    /// What the last `retrieveMultipleRecords` read from IndexedDB: `{ batches, rowsRead }` (requests and the rows
+    /// they returned), so the bench and the tests can see an access path at work.
+    #[wasm_bindgen(js_name = queryStats)]
+    pub fn query_stats(&self) -> JsValue {
+        let s = self.inner.stats.get();
+        object(&[("batches", JsValue::from(s.batches)), ("rowsRead", JsValue::from(s.rows_read))])
     }
 
     /// The queued offline changes, in upload order.

@@ -47,7 +47,7 @@ fn related_tables(q: &Query, out: &mut BTreeSet<String>) {
     }
 }
 
-/// Rows of `table` (through `index` within `range` when given) as JSON text from IndexedDB, parsed.
+/// Rows of `table` (through `index` within `range` when given) as JSON from IndexedDB, parsed.
 async fn read_json(
     inner: &Inner,
     table: &str,
@@ -56,16 +56,19 @@ async fn read_json(
     count: Option<u32>,
     skip_keys: Array,
 ) -> Result<Vec<Row>, JsValue> {
-    let text = idb::get_all_json(&inner.db, &table_store(table), index, range, count, skip_keys)
+    let json = idb::get_all_json(&inner.db, &table_store(table), index, range, count, skip_keys)
         .await
-        .map_err(|e| idb_err("query", e))?
-        .as_string()
-        .unwrap_or_default();
-    parse_rows(&text)
+        .map_err(|e| idb_err("query", e))?;
+    let rows = parse_rows(&json)?;
+    inner.stats.set(inner.stats.get().add(1, rows.len()));
+    Ok(rows)
 }
 
-fn parse_rows(text: &str) -> Result<Vec<Row>, JsValue> {
-    let rows: Vec<Value> = serde_json::from_str(text).map_err(|e| {
+/// Rows from JSON as UTF-8 bytes (a `Uint8Array`: one copy into wasm memory, where a string would be re-encoded
+/// character by character by the bindings).
+fn parse_rows(json: &JsValue) -> Result<Vec<Row>, JsValue> {
+    let text = String::from_utf8(js_sys::Uint8Array::new(json).to_vec()).unwrap_or_default();
+    let rows: Vec<Value> = serde_json::from_str(&text).map_err(|e| {
         js_err(Error::new(crate::error::ErrorCode::StorageError, format!("a stored row is not JSON: {e}")))
     })?;
     Ok(rows.into_iter().filter_map(|r| if let Value::Object(o) = r { Some(o) } else { None }).collect())
@@ -96,16 +99,25 @@ async fn ordered_scan(
         None => None,
     };
     let pk = inner.schema.table(&q.table).map(|t| t.primary_id_attribute.clone()).unwrap_or_default();
+    // The row keys the filter reads, with the id and the index key: only they cross into wasm for the test, and the
+    // whole row only for the rows that match.
+    let columns: Option<Array> = filter_keys(&inner.schema, q).map(|mut keys| {
+        keys.insert(pk.clone());
+        keys.insert(index.to_string());
+        keys.iter().map(|k| JsValue::from_str(k)).collect()
+    });
     let mut matched: Vec<Row> = Vec::new();
     let mut last_key: Option<Value> = None;
-    let mut batch: u32 = 256;
+    let mut batch = first_batch(need);
+    let mut read: usize = 0;
     let mut lower = lower;
     let mut skip: Vec<String> = Vec::new();
     let mut after = JsValue::UNDEFINED;
     loop {
-        // `n`: rows IndexedDB returned (before skipping rows a previous batch already read).
-        let (rows, n) = if descending {
-            let text = idb::get_all_json_desc(
+        // `n`: rows IndexedDB returned (before skipping rows a previous batch already read); `whole`: the batch's
+        // rows as JS objects when `rows` holds only the `columns` of each.
+        let (rows, n, whole) = if descending {
+            let json = idb::get_all_json_desc(
                 &inner.db,
                 &table_store(&q.table),
                 index,
@@ -114,27 +126,40 @@ async fn ordered_scan(
                 after.clone(),
             )
             .await
-            .map_err(|e| idb_err("query", e))?
-            .as_string()
-            .unwrap_or_default();
-            let rows = parse_rows(&text)?;
+            .map_err(|e| idb_err("query", e))?;
+            let rows = parse_rows(&json)?;
             let n = rows.len();
-            (rows, n)
+            (rows, n, None)
         } else {
             let keys: Array = skip.iter().map(|k| JsValue::from_str(k)).collect();
             let range = range_js(&lower, &upper);
-            let got =
-                idb::scan_json(&inner.db, &table_store(&q.table), Some(index.to_string()), range, Some(batch), keys)
-                    .await
-                    .map_err(|e| idb_err("query", e))?;
-            let pair = Array::from(&got);
-            let n = pair.get(0).as_f64().unwrap_or(0.0) as usize;
-            (parse_rows(&pair.get(1).as_string().unwrap_or_default())?, n)
+            let got = idb::scan_json(
+                &inner.db,
+                &table_store(&q.table),
+                Some(index.to_string()),
+                range,
+                Some(batch),
+                keys,
+                columns.clone().map(JsValue::from).unwrap_or(JsValue::UNDEFINED),
+            )
+            .await
+            .map_err(|e| idb_err("query", e))?;
+            let parts = Array::from(&got);
+            let n = parts.get(0).as_f64().unwrap_or(0.0) as usize;
+            let whole = columns.as_ref().map(|_| parts.get(2));
+            (parse_rows(&parts.get(1))?, n, whole)
         };
-        for row in rows {
+        let fresh = rows.len();
+        read += fresh;
+        inner.stats.set(inner.stats.get().add(1, fresh));
+        // Matches of this batch, by position, when only columns were read.
+        let mut hits: Vec<u32> = Vec::new();
+        let mut done = false;
+        for (i, row) in rows.into_iter().enumerate() {
             let key = row.get(index).cloned();
-            if matched.len() >= need && key != last_key {
-                return Ok(Some(matched));
+            if matched.len() + hits.len() >= need && key != last_key {
+                done = true;
+                break;
             }
             let id = row.get(&pk).and_then(Value::as_str).unwrap_or_default().to_string();
             // Where the next batch resumes.
@@ -150,15 +175,74 @@ async fn ordered_scan(
             }
             if pred.as_ref().is_none_or(|p| p.test(&row)) {
                 last_key = key;
-                matched.push(row);
+                if whole.is_some() {
+                    hits.push(i as u32);
+                } else {
+                    matched.push(row);
+                }
             }
+        }
+        if let (Some(whole), false) = (&whole, hits.is_empty()) {
+            matched.extend(parse_rows(&idb::pick_json(whole, hits))?);
+        }
+        if done {
+            return Ok(Some(matched));
         }
         if n < batch as usize {
             // The index is exhausted.
             return Ok(if non_null || !descending { Some(matched) } else { None });
         }
-        batch = (batch * 2).min(4096);
+        batch = next_batch(batch, fresh, matched.len(), need, read);
     }
+}
+
+/// The row keys `q`'s filter reads on its own table, or `None` when it reads more than those (related rows are
+/// tested from their own tables, so a related-row filter needs only the key it joins on).
+fn filter_keys(schema: &crate::schema::Schema, q: &Query) -> Option<BTreeSet<String>> {
+    fn walk(t: &crate::schema::TableDef, f: &Filter, out: &mut BTreeSet<String>) -> Option<()> {
+        match f {
+            Filter::And(v) | Filter::Or(v) => v.iter().try_for_each(|x| walk(t, x, out)),
+            Filter::Not(x) => walk(t, x, out),
+            Filter::Condition(c) if c.entity.is_none() => {
+                out.insert(t.attribute(&c.attribute)?.row_key());
+                Some(())
+            }
+            Filter::Condition(_) => None,
+            Filter::Related(r) => {
+                out.insert(t.attribute(&r.to)?.row_key());
+                Some(())
+            }
+        }
+    }
+    let t = schema.table(&q.table)?;
+    let mut out = BTreeSet::new();
+    if let Some(f) = &q.filter {
+        walk(t, f, &mut out)?;
+    }
+    Some(out)
+}
+
+/// The first batch of an ordered scan: a few times what is needed, so the match rate it shows sizes the next one.
+fn first_batch(need: usize) -> u32 {
+    (need.saturating_mul(4)).clamp(32, 1024) as u32
+}
+
+/// The next batch of an ordered scan, sized from the match rate seen so far so the scan reads about as many rows
+/// as the result needs (every row read is a random read in IndexedDB) in as few requests as possible (each is a
+/// transaction and a round trip). A batch wholly made of rows a previous batch already read (ties on the key)
+/// doubles, so a long run of ties is always passed.
+fn next_batch(batch: u32, fresh: usize, matched: usize, need: usize, read: usize) -> u32 {
+    const MAX: u32 = 4096;
+    if fresh == 0 {
+        return batch.saturating_mul(2);
+    }
+    if matched >= need {
+        // Only the rows that tie with the last match are still wanted.
+        return 16;
+    }
+    let rate = if matched > 0 { matched as f64 / read as f64 } else { 1.0 / (read as f64 + 1.0) };
+    let want = ((need - matched) as f64 / rate * 1.15) as u32 + 8;
+    want.clamp(32, MAX)
 }
 
 async fn source_for(inner: &Inner, q: &Query, main: Vec<Row>) -> Result<MemorySource, JsValue> {
@@ -209,6 +293,7 @@ pub async fn retrieve_multiple(
     let options = options.split_once('?').map(|(_, q)| q).unwrap_or(options);
     let (options, skip) = split_skiptoken(options)?;
     let plan = query::parse_odata(&inner.schema, table, &options).map_err(js_err)?;
+    inner.stats.set(Default::default());
     if plan.table != table {
         return Err(js_err(Error::query(format!("the FetchXML queries '{}', not '{table}'", plan.table))));
     }
