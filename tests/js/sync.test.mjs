@@ -186,9 +186,13 @@ test("conflicts: client wins by default, server wins records a sync error, a res
   // Client wins (the Power Apps default).
   {
     const { d, wo } = await conflict(undefined);
-    ok(await d.run((client, a) => client.WebApi.offline.updateRecord("msdyn_workorder", a.wo, { msdyn_instructions: "device" }), { wo }));
+    ok(await d.run(async (client, a) => {
+      // Cut off first, so no upload can beat the server's change below.
+      await client.setNetworkCutOff(true);
+      return client.WebApi.offline.updateRecord("msdyn_workorder", a.wo, { msdyn_instructions: "device" });
+    }, { wo }));
     await admin("PATCH", `msdyn_workorders(${wo})`, { msdyn_instructions: "server" }, { "If-Match": "*" });
-    const r = ok(await d.run(async (client) => ({ report: await client.sync.now(), errors: await client.sync.errors() })));
+    const r = ok(await d.run(async (client) => (await client.setNetworkCutOff(false), { report: await client.sync.now(), errors: await client.sync.errors() })));
     assert.equal(r.report.conflicts, 1);
     assert.equal(r.errors.length, 0);
     assert.equal((await admin("GET", `msdyn_workorders(${wo})?$select=msdyn_instructions`)).body.msdyn_instructions, "device");
@@ -199,10 +203,15 @@ test("conflicts: client wins by default, server wins records a sync error, a res
     const d = await device();
     ok(await d.run((client) => client.sync.now(), { options: { conflictPolicy: "serverWins" } }));
     const wo = (await serverBookings()).filter((b) => b._msdyn_workorder_value)[1]._msdyn_workorder_value;
-    ok(await d.run((client, a) => client.WebApi.offline.updateRecord("msdyn_workorder", a.wo, { msdyn_instructions: "device" }), { wo }));
+    ok(await d.run(async (client, a) => {
+      // Cut off first, so no upload can beat the server's change below.
+      await client.setNetworkCutOff(true);
+      return client.WebApi.offline.updateRecord("msdyn_workorder", a.wo, { msdyn_instructions: "device" });
+    }, { wo }));
     await admin("PATCH", `msdyn_workorders(${wo})`, { msdyn_instructions: "server keeps" }, { "If-Match": "*" });
     const r = ok(
       await d.run(async (client, a) => {
+        await client.setNetworkCutOff(false);
         const report = await client.sync.now();
         const errors = await client.sync.errors();
         const local = await client.WebApi.offline.retrieveRecord("msdyn_workorder", a.wo, "?$select=msdyn_instructions");
@@ -237,9 +246,14 @@ test("conflicts: client wins by default, server wins records a sync error, a res
       );
     ok(await run((client) => client.sync.now()));
     const wo = (await serverBookings()).filter((b) => b._msdyn_workorder_value)[2]._msdyn_workorder_value;
-    ok(await run((client, a) => client.WebApi.offline.updateRecord("msdyn_workorder", a.wo, { msdyn_instructions: "device" }), { wo }));
+    ok(await run(async (client, a) => {
+      // Cut off first, so no upload can beat the server's change below.
+      await client.setNetworkCutOff(true);
+      return client.WebApi.offline.updateRecord("msdyn_workorder", a.wo, { msdyn_instructions: "device" });
+    }, { wo }));
     await admin("PATCH", `msdyn_workorders(${wo})`, { msdyn_instructions: "server" }, { "If-Match": "*" });
     const r = ok(await run(async (client, a) => {
+      await client.setNetworkCutOff(false);
       const report = await client.sync.now();
       const local = await client.WebApi.offline.retrieveRecord("msdyn_workorder", a.wo, "?$select=msdyn_instructions");
       return { report, local: local.msdyn_instructions };
