@@ -114,6 +114,26 @@ for (const scale of [1, 10]) {
   });
 }
 
+// Memory during a first sync (streaming, not buffering): the peak of the page's JS heap (CDP Performance.getMetrics
+// JSHeapUsedSize, sampled every 25 ms by the runner) plus the wasm memory (its size after the sync, which is its
+// peak: wasm memory never shrinks). The budget compares the two scales (scale 10 over scale 1).
+for (const scale of [1, 10]) {
+  FIGURES.push({
+    id: `sync-memory-${scale}`,
+    title: `peak JS heap + wasm memory during the first sync of a scale-${scale} organisation`,
+    rows: scale * 10_000,
+    server: { scale },
+    memory: true,
+    variants: ["xrm-offline"],
+    steps: [["firstSync"], ["wipe"]],
+    metrics: {
+      "peak memory": { read: (r) => (r.memory.jsHeapPeakBytes + r.firstSync.wasmBytes) / 1e6, unit: "MB", better: "lower", headline: true },
+      "peak JS heap": { read: (r) => r.memory.jsHeapPeakBytes / 1e6, unit: "MB", better: "lower" },
+      "wasm memory": { read: (r) => r.firstSync.wasmBytes / 1e6, unit: "MB", better: "lower" },
+    },
+  });
+}
+
 export { median, percentile };
 
 /**

@@ -35,6 +35,9 @@ const reps = Number(arg("--reps") ?? 5);
 const only = arg("--only")?.split(",");
 const save = !argv.includes("--no-save");
 const useServer = !argv.includes("--no-server");
+// --profile: the Chromium profiler (CDP Profiler.start/stop) around each run; the top self-time functions are
+// printed and kept in the run's JSON (`profile`).
+const profiling = argv.includes("--profile");
 const TOKEN = "tech1-token"; // a seeded user of the reference server
 const figures = only ? [...FIGURES, ...EXTRA_FIGURES].filter((f) => only.includes(f.id)) : FIGURES;
 if (!figures.length) throw new Error(`--only: no figure among ${FIGURES.map((f) => f.id).join(", ")}`);
@@ -85,7 +88,8 @@ async function startReferenceServer(scale) {
   const child = spawn(bin, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let text = "";
   const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the reference server did not start in 60 s:\n${text}`)), 60_000);
+    // Seeding a scale-10 organisation takes over a minute on a busy machine.
+    const timer = setTimeout(() => reject(new Error(`the reference server did not start in 240 s:\n${text}`)), 240_000);
     const onData = (d) => {
       text += d;
       const m = /reference server: (http:\/\/[^/\s]+)\//.exec(text);
@@ -106,23 +110,81 @@ async function runOne(context, figure, variant, ctx) {
   const server = await startServer();
   const page = await context.newPage();
   const errors = [];
+  let sampler = null;
   page.on("pageerror", (e) => errors.push(String(e)));
   page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
   try {
     await page.goto(`${server.origin}/bench/page.html`);
     await page.waitForFunction(() => window.benchReady === true, null, { timeout: 30_000 });
+    const cdp = await context.newCDPSession(page);
+    // Memory figures: the page's JS heap (CDP Performance.getMetrics, JSHeapUsedSize) sampled every 25 ms while the
+    // steps run; the peak is kept. The wasm memory is read by the page itself (it only grows, so its size at the end
+    // is its peak).
+    let heapPeak = 0;
+    if (figure.memory) {
+      await cdp.send("Performance.enable");
+      await cdp.send("HeapProfiler.collectGarbage").catch(() => {});
+      let busy = false;
+      sampler = setInterval(async () => {
+        if (busy) return;
+        busy = true;
+        try {
+          const { metrics } = await cdp.send("Performance.getMetrics");
+          const used = metrics.find((m) => m.name === "JSHeapUsedSize")?.value ?? 0;
+          heapPeak = Math.max(heapPeak, used);
+        } catch {
+          // the page is closing
+        }
+        busy = false;
+      }, 25);
+    }
+    if (profiling) {
+      await cdp.send("Profiler.enable");
+      await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
+      await cdp.send("Profiler.start");
+    }
     const result = await page.evaluate(([v, steps, c]) => window.bench.run(v, steps, c), [variant, figure.steps, ctx]);
+    if (sampler) {
+      clearInterval(sampler);
+      result.memory = { jsHeapPeakBytes: heapPeak };
+    }
+    if (profiling) {
+      const { profile } = await cdp.send("Profiler.stop");
+      result.profile = topSelfTime(profile, 15);
+      console.log(`  profile ${figure.id} / ${variant} (self time, ms):`);
+      for (const f of result.profile) console.log(`    ${String(f.ms).padStart(8)}  ${f.fn}`);
+    }
+    await cdp.detach().catch(() => {});
     if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
     return result;
   } catch (e) {
     throw new Error(`${figure.id} / ${variant} on ${server.origin}: ${e.message}${errors.length ? ` (page: ${errors.join("; ")})` : ""}`);
   } finally {
+    if (sampler) clearInterval(sampler);
     const cdp = await context.newCDPSession(page);
     await cdp.send("Storage.clearDataForOrigin", { origin: server.origin, storageTypes: "all" }).catch(() => {});
     await cdp.detach().catch(() => {});
     await page.close();
     await server.close();
   }
+}
+
+/** The `n` functions with the most self time in a CDP profile: `{fn, ms}` (function name, script file, line). */
+function topSelfTime(profile, n) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map();
+  const dt = profile.timeDeltas;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const node = byId.get(profile.samples[i]);
+    const f = node.callFrame;
+    const file = f.url ? f.url.split("/").pop() : "";
+    const key = `${f.functionName || "(anonymous)"} ${file}${f.url ? `:${f.lineNumber + 1}` : ""}`.trim();
+    self.set(key, (self.get(key) ?? 0) + (dt[i + 1] ?? 0) / 1000);
+  }
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([fn, ms]) => ({ fn, ms: Math.round(ms) }));
 }
 
 /** The 50 ids of the query computed in Node from the same generator: the answer every variant must give. */
@@ -337,6 +399,9 @@ function summaryOf(figure, r) {
   if (r.query) parts.push(`query median ${r.query.median.toFixed(2)} ms (first ${r.query.firstMs.toFixed(1)})${r.query.reads ? ` read ${r.query.reads.rowsRead} rows in ${r.query.reads.batches} requests` : ""}`);
   if (r.create) parts.push(`create p50 ${median(r.create.samples).toFixed(3)} ms`);
   if (r.probe) parts.push(JSON.stringify(r.probe));
+  if (r.firstSync) parts.push(`first sync ${r.firstSync.rows} rows, ${Math.round(r.firstSync.ms)} ms, ${Math.round(r.firstSync.rowsPerSec)} rows/s`);
+  if (r.incremental) parts.push(`incremental ${Math.round(r.incremental.ms)} ms (${r.incremental.downloaded} rows, ${r.incremental.requests} requests, ${r.incremental.rowsRead ?? "?"} rows read in ${r.incremental.lookupRounds ?? "?"} rounds, eviction among ${r.incremental.eviction ?? "?"}: ${r.incremental.scopeChecked ?? "-"} rows checked)`);
+  if (r.memory) parts.push(`heap peak ${(r.memory.jsHeapPeakBytes / 1e6).toFixed(1)} MB, wasm ${((r.firstSync?.wasmBytes ?? 0) / 1e6).toFixed(1)} MB`);
   return parts.join(", ");
 }
 

@@ -326,3 +326,91 @@ export function peekMeta(name, key) {
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+const GUID = /^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$/;
+const isDeletedEntry = (o) =>
+  (typeof o["@odata.context"] === "string" && o["@odata.context"].endsWith("$deletedEntity")) || o.reason === "deleted";
+
+/**
+ * Keeps, in place, the rows of a downloaded page the sync core would store (`Checkpoint::step`): objects with a GUID
+ * under `primaryId`, written lower case without braces; `$deletedEntity` entries are dropped. Returns how many are
+ * left. Synchronous: the sync engine computes the page's checkpoint from the count before writing.
+ */
+export function keepRows(rows, primaryId) {
+  let n = 0;
+  for (const row of rows) {
+    if (row === null || typeof row !== "object" || isDeletedEntry(row)) continue;
+    const id = row[primaryId];
+    const m = typeof id === "string" ? GUID.exec(id.trim()) : null;
+    if (!m) continue;
+    row[primaryId] = m[1].toLowerCase();
+    delete row["@odata.context"];
+    rows[n++] = row;
+  }
+  rows.length = n;
+  return n;
+}
+
+/**
+ * Puts `rows` (plain objects, as parsed from the response) into `store` and applies `extra` ops (a checkpoint), in
+ * ONE readwrite transaction over `stores`: a downloaded page and the checkpoint that says it is stored commit
+ * together.
+ */
+export async function putRows(db, stores, store, rows, extra) {
+  const tx = db.transaction(stores, "readwrite");
+  const finished = done(tx);
+  try {
+    const s = tx.objectStore(store);
+    for (const row of rows) s.put(row);
+    for (const op of extra) {
+      const t = tx.objectStore(op.store);
+      if ("put" in op) t.put(op.put);
+      else if ("add" in op) t.add(op.add);
+      else t.delete(op.delete);
+    }
+  } catch (e) {
+    try {
+      tx.abort();
+    } catch {
+      // already finished
+    }
+    await finished.catch(() => {});
+    throw e;
+  }
+  await finished;
+}
+
+/**
+ * What the sync core asked about rows not read yet, in one readonly transaction: `gets` are `[store, id]` (the row
+ * or null), `refs` are `[store, index, id]` (the primary keys of the rows whose `index` key is `id`). Resolves with
+ * JSON text `{"rows": [...], "refs": [[...], ...]}`.
+ */
+export async function lookup(db, gets, refs) {
+  const names = [...new Set([...gets.map((g) => g[0]), ...refs.map((r) => r[0])])];
+  if (names.length === 0) return '{"rows":[],"refs":[]}';
+  const tx = db.transaction(names, "readonly");
+  const rows = Promise.all(gets.map(([s, id]) => request(tx.objectStore(s).get(id))));
+  const keys = Promise.all(
+    refs.map(([s, index, id]) => {
+      const store = tx.objectStore(s);
+      if (store.indexNames.contains(index)) return request(store.index(index).getAllKeys(id));
+      // No index on that column (an older layout): read the store.
+      return request(store.getAll()).then((all) => all.filter((r) => r[index] === id).map((r) => r[store.keyPath]));
+    }),
+  );
+  const [r, k] = await Promise.all([rows, keys]);
+  return JSON.stringify({ rows: r.map((x) => x ?? null), refs: k });
+}
+
+/** Every row of `store` reduced to `keys`, as JSON text (the sync engine's in-memory mirror, loaded in one piece). */
+export async function projectAll(db, store, keys) {
+  const all = await request(db.transaction(store, "readonly").objectStore(store).getAll());
+  const out = new Array(all.length);
+  for (let i = 0; i < all.length; i++) {
+    const row = all[i];
+    const p = {};
+    for (const k of keys) if (row[k] !== undefined) p[k] = row[k];
+    out[i] = p;
+  }
+  return JSON.stringify(out);
+}

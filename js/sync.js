@@ -19,10 +19,28 @@ export class Sync {
     const policy = options.conflictPolicy ?? "clientWins";
     const resolver = typeof policy === "function" ? policy : undefined;
     const online = client.online;
-    const transport = async (req) => {
+    // `split`: a JSON collection answer comes back as its `value` array, parsed here (the rows are written to
+    // IndexedDB as these objects), and the rest of the body as text (the paging links the engine reads).
+    const transport = async (req, split) => {
       const headers = Object.fromEntries(req.headers);
       const res = await online.raw(req.method, req.url, { headers, body: req.body });
-      return { status: res.status, headers: [...res.headers.entries()], body: await res.text() };
+      const text = await res.text();
+      const out = { status: res.status, headers: [...res.headers.entries()], body: text };
+      if (split && res.ok && text) {
+        let parsed;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          return out;
+        }
+        if (parsed && Array.isArray(parsed.value)) {
+          out.value = parsed.value;
+          parsed.value = [];
+          out.body = JSON.stringify(parsed);
+          out.bytes = text.length;
+        }
+      }
+      return out;
     };
     this.engine = new SyncEngine(
       client.store,

@@ -313,3 +313,75 @@ proptest! {
         }
     }
 }
+
+/// The default profile with every filter that moves (dates, the user, related rows) replaced by one on the row's
+/// own columns: a static profile, whose evictions the host computes from the changes alone.
+fn static_profile(schema: &xrm_offline::schema::Schema) -> xrm_offline::profile::Profile {
+    use xrm_offline::profile::{CustomFilter, ItemFilter};
+    let mut p = xrm_offline::profile::field_service_default();
+    for item in &mut p.items {
+        let moving = !matches!(item.filter, ItemFilter::All | ItemFilter::Related);
+        if item.table == "bookableresourcebooking" {
+            item.filter = ItemFilter::Custom(CustomFilter::new(
+                r#"<filter><condition attribute="name" operator="like" value="Booking 1%" /></filter>"#,
+            ));
+        } else if moving {
+            item.filter = ItemFilter::Related;
+        }
+    }
+    p.prepare(schema).expect("the static profile prepares");
+    p
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// With a static profile the sync support host checks every eviction pass against `evictions_among` over the
+    /// rows changed since the last pass (it asserts both give the same rows), and the device holds the scope.
+    #[test]
+    fn evictions_among_the_changes_equal_the_full_pass_for_static_profiles(
+        rounds in proptest::collection::vec(proptest::collection::vec(mutation(), 0..8), 1..4),
+        page_size in 3u32..40,
+    ) {
+        let mut server = TestServer::new();
+        seed(&mut server);
+        let profile = static_profile(&server.schema);
+        let mut host = Host::new(&profile, &server.schema, page_size);
+        prop_assert!(host.plan.is_static());
+        prop_assert!(host.first_sync(&mut server, usize::MAX));
+        let mut n = 0;
+        for round in rounds {
+            for m in &round {
+                n += 1;
+                apply_mutation(&mut server, m, n);
+            }
+            let ctx = ctx_at(server.now_ms);
+            let checks = host.targeted_checks;
+            host.incremental_sync(&mut server, &ctx);
+            prop_assert_eq!(host.targeted_checks, checks + 1);
+            prop_assert_eq!(host.snapshot(), expected_scope(&server, &profile, server.now_ms));
+        }
+    }
+}
+
+#[test]
+fn evictions_among_cascade_when_a_static_profile_loses_its_bookings() {
+    let mut server = TestServer::new();
+    seed(&mut server);
+    let profile = static_profile(&server.schema);
+    let mut host = Host::new(&profile, &server.schema, 25);
+    assert!(host.first_sync(&mut server, usize::MAX));
+    let before: usize = host.snapshot().values().map(Vec::len).sum();
+    for b in [1, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19] {
+        server.delete("bookableresourcebooking", &gid(13, b));
+    }
+    let ctx = ctx_at(server.now_ms);
+    host.incremental_sync(&mut server, &ctx);
+    // The host asserted evictions_among == evictions; the cascade took work orders and their lines with them.
+    assert_eq!(host.targeted_checks, 1);
+    let evicted_wo = host.evicted.iter().filter(|(t, _)| t == "msdyn_workorder").count();
+    assert!(evicted_wo > 0, "no work order left the scope: {:?}", host.evicted);
+    assert!(host.evicted.iter().any(|(t, _)| t == "msdyn_workorderproduct"));
+    assert_eq!(host.snapshot(), expected_scope(&server, &profile, server.now_ms));
+    assert!(host.snapshot().values().map(Vec::len).sum::<usize>() < before);
+}

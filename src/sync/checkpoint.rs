@@ -110,9 +110,26 @@ impl Checkpoint {
     /// store nothing (they only list ids); download pages store their rows as the server selected them.
     pub fn step(&self, plan: &SyncPlan, page: &Page) -> Result<(Changes, Checkpoint)> {
         let tp = plan.require_table(&self.table)?;
+        let mut changes = Changes::default();
+        if let Phase::Downloading { .. } = &self.phase {
+            for row in &page.rows {
+                let Some(id) = row_id(row, &tp.primary_id) else { continue };
+                let mut row = row.clone();
+                row.insert(tp.primary_id.clone(), serde_json::Value::String(id.clone()));
+                changes.puts.push(PutRow { table: tp.table.clone(), id, row });
+            }
+        }
+        let next = self.advance(plan, page, changes.puts.len() as u64)?;
+        Ok((changes, next))
+    }
+
+    /// The checkpoint to store after `page`, when the host stores a download page's rows itself (`stored`: how many;
+    /// the same rows [`Checkpoint::step`] returns: those with a GUID under the primary id, the id lower case).
+    /// `page` needs only its paging fields (`next`, `delta_link`), so a host may keep the rows out of it.
+    pub fn advance(&self, plan: &SyncPlan, page: &Page, stored: u64) -> Result<Checkpoint> {
+        let tp = plan.require_table(&self.table)?;
         let mut next = self.clone();
         next.pages += 1;
-        let mut changes = Changes::default();
         next.phase = match &self.phase {
             Phase::NotStarted | Phase::Tracking { .. } => match (&page.next, &page.delta_link) {
                 (Some(cursor), _) => Phase::Tracking { cursor: cursor.clone() },
@@ -132,21 +149,20 @@ impl Checkpoint {
                 }
             },
             Phase::Downloading { delta_link, .. } => {
-                for row in &page.rows {
-                    let Some(id) = row_id(row, &tp.primary_id) else { continue };
-                    let mut row = row.clone();
-                    row.insert(tp.primary_id.clone(), serde_json::Value::String(id.clone()));
-                    changes.puts.push(PutRow { table: tp.table.clone(), id, row });
-                }
-                next.rows += changes.puts.len() as u64;
+                next.rows += stored;
                 match &page.next {
                     Some(cursor) => Phase::Downloading { delta_link: delta_link.clone(), cursor: cursor.clone() },
                     None => Phase::Done { delta_link: delta_link.clone() },
                 }
             }
-            Phase::Done { .. } => return Ok((changes, self.clone())),
+            Phase::Done { .. } => return Ok(self.clone()),
         };
-        Ok((changes, next))
+        Ok(next)
+    }
+
+    /// Whether the next page is a download page (its rows are stored), not a change-tracking page.
+    pub fn is_downloading(&self) -> bool {
+        matches!(self.phase, Phase::Downloading { .. })
     }
 
     /// After an incremental sync read the whole delta (and its follow-ups were stored): the checkpoint holding the

@@ -25,6 +25,11 @@ pub trait LocalRows: RowSource {
     fn any_referencing(&self, table: &str, key: &str, id: &str) -> bool {
         self.rows(table).any(|r| r.get(key).and_then(Value::as_str).is_some_and(|v| v.eq_ignore_ascii_case(id)))
     }
+
+    /// The ids (lower case) of the rows of `table` that have `id` under row key `key`: the rows an eviction makes
+    /// the eviction pass look at again ([`SyncPlan::evictions_among`](super::SyncPlan::evictions_among)). An
+    /// IndexedDB host answers from the index on that lookup.
+    fn referencing(&self, table: &str, key: &str, id: &str) -> Vec<String>;
 }
 
 /// Rows in memory by table and id, the set of pending (outbox) rows, and an index of lookup values (so
@@ -141,6 +146,17 @@ impl LocalRows for MemoryRows {
             .get(&table.to_ascii_lowercase())
             .and_then(|r| r.get(key))
             .is_some_and(|ids| ids.contains_key(&id.to_ascii_lowercase()))
+    }
+
+    fn referencing(&self, table: &str, key: &str, id: &str) -> Vec<String> {
+        if !self.any_referencing(table, key, id) {
+            return Vec::new();
+        }
+        let Some(rows) = self.tables.get(&table.to_ascii_lowercase()) else { return Vec::new() };
+        rows.iter()
+            .filter(|(_, r)| r.get(key).and_then(Value::as_str).is_some_and(|v| v.eq_ignore_ascii_case(id)))
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 }
 

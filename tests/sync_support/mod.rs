@@ -11,7 +11,7 @@ use xrm_offline::schema::{field_service, Schema};
 use xrm_offline::sync::request::percent_decode;
 use xrm_offline::sync::{
     read_page, track_changes_request, Changes, Checkpoint, Cursor, FetchQuery, LocalRows, MemoryRows, Method, Request,
-    SyncPlan,
+    RowRef, SyncPlan,
 };
 
 pub const BASE: &str = "https://test.crm.dynamics.com/api/data/v9.2/";
@@ -450,6 +450,11 @@ pub struct Host {
     /// Every row put, in order (table, id).
     pub puts: Vec<(String, String)>,
     pub evicted: Vec<(String, String)>,
+    /// Rows changed since the last eviction (and the rows their old values brought in), as the browser host
+    /// collects them for `SyncPlan::evictions_among`.
+    pub seeds: Vec<RowRef>,
+    /// How many evictions were checked against `evictions_among` (static profiles).
+    pub targeted_checks: usize,
 }
 
 impl Host {
@@ -464,12 +469,22 @@ impl Host {
             download_order: Vec::new(),
             puts: Vec::new(),
             evicted: Vec::new(),
+            seeds: Vec::new(),
+            targeted_checks: 0,
         }
     }
 
     fn store(&mut self, changes: &Changes) {
         for p in &changes.puts {
             self.puts.push((p.table.clone(), p.id.clone()));
+        }
+        let touched =
+            changes.puts.iter().map(|p| (&p.table, &p.id)).chain(changes.deletes.iter().map(|d| (&d.table, &d.id)));
+        for (t, id) in touched {
+            if let Some(old) = self.local.get(t, id) {
+                self.seeds.extend(self.plan.scope_dependents(t, old));
+            }
+            self.seeds.push(RowRef { table: t.clone(), id: id.clone() });
         }
         self.local.apply(changes);
     }
@@ -499,6 +514,8 @@ impl Host {
                 self.checkpoints.insert(t.clone(), next);
             }
         }
+        // The first sync stores the server's selection: the scope (the browser host seeds nothing for it).
+        self.seeds.clear();
         true
     }
 
@@ -571,6 +588,16 @@ impl Host {
 
     pub fn evict(&mut self, ctx: &EvalContext) {
         let ev = self.plan.evictions(&self.local, ctx).expect("evictions");
+        if self.plan.is_static() {
+            // The incremental form gives the same rows from the changes alone.
+            let mut targeted = self.plan.evictions_among(&self.local, ctx, &self.seeds).expect("evictions_among");
+            let mut full = ev.clone();
+            targeted.sort();
+            full.sort();
+            assert_eq!(targeted, full, "evictions_among differs from evictions (seeds: {:?})", self.seeds);
+            self.targeted_checks += 1;
+        }
+        self.seeds.clear();
         for r in &ev {
             self.evicted.push((r.table.clone(), r.id.clone()));
         }

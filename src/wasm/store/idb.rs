@@ -97,6 +97,28 @@ extern "C" {
     #[wasm_bindgen(js_name = randomId)]
     pub fn random_id() -> String;
 
+    /// Keeps, in place, the rows of a downloaded page that have a GUID primary id (lower-cased); returns how many.
+    #[wasm_bindgen(js_name = keepRows)]
+    pub fn keep_rows(rows: &Array, primary_id: &str) -> u32;
+
+    /// Puts plain row objects into `store` plus `extra` ops, in one readwrite transaction over `stores`.
+    #[wasm_bindgen(js_name = putRows, catch)]
+    pub async fn put_rows(
+        db: &JsValue,
+        stores: Array,
+        store: &str,
+        rows: &Array,
+        extra: Array,
+    ) -> Result<JsValue, JsValue>;
+
+    /// Rows by key (`[store, id]`) and primary keys by index key (`[store, index, id]`), as JSON text.
+    #[wasm_bindgen(catch)]
+    pub async fn lookup(db: &JsValue, gets: Array, refs: Array) -> Result<JsValue, JsValue>;
+
+    /// Every row of `store` reduced to `keys`, as JSON text.
+    #[wasm_bindgen(js_name = projectAll, catch)]
+    pub async fn project_all(db: &JsValue, store: &str, keys: Array) -> Result<JsValue, JsValue>;
+
     /// Resolves after `ms` milliseconds.
     #[wasm_bindgen]
     pub async fn sleep(ms: f64);

@@ -394,7 +394,10 @@ impl OfflineStore {
             let _ = js_sys::Reflect::set(&row, &JsValue::from_str(&id_attr), &JsValue::from_str(&g));
             ops.push(&op("put", &store, &row));
         }
-        idb::write(&inner.db, stores(&[&store]), ops).await.map_err(|e| idb_err("putServerRows", e))?;
+        // Rows stored outside a sync: the next sync pass evaluates the scope over the whole store (docs/SYNC.md).
+        let dirty = object(&[("key", JsValue::from_str("scopeDirty")), ("value", JsValue::TRUE)]);
+        ops.push(&op("put", META, &dirty));
+        idb::write(&inner.db, stores(&[&store, META]), ops).await.map_err(|e| idb_err("putServerRows", e))?;
         Ok(())
     }
 

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
-use self::mirror::Projection;
+use self::mirror::{Local, Projection};
 use self::transport::{SendError, Transport};
 use super::convert::{self, from_js};
 use super::error::bad_argument;
@@ -28,12 +28,17 @@ use crate::profile::Profile;
 use crate::query::EvalContext;
 use crate::store::layout::{profile_index_columns, table_store, META};
 use crate::sync::{
-    first_sync_complete, track_changes_request, Changes, Checkpoint, ConflictPolicy, Cursor, FollowUp, MemoryRows,
-    SyncPlan,
+    first_sync_complete, track_changes_request, Changes, Checkpoint, ConflictPolicy, Cursor, FollowUp, SyncPlan,
 };
 
 /// Rows per page the engine asks for.
 const DEFAULT_PAGE_SIZE: u32 = 1000;
+/// Meta key: `true` while rows a pass wrote may leave rows outside the scope that only a walk over the whole store
+/// finds (a pass interrupted before its eviction, an upload of offline changes); the next pass then evicts over the
+/// whole store (docs/SYNC.md "Eviction").
+const SCOPE_DIRTY: &str = "scopeDirty";
+/// Lookup rounds per decision (each reads what the previous one asked).
+const MAX_LOOKUP_ROUNDS: usize = 64;
 /// Follow-up rounds per settle, a guard against a server that keeps answering with new related rows.
 const MAX_FOLLOW_UP_ROUNDS: usize = 64;
 
@@ -77,6 +82,16 @@ struct Report {
     evicted: u64,
     requests: u64,
     bytes: u64,
+    /// Rows read from the store to answer the sync core (lean passes), and in how many rounds.
+    rows_read: u64,
+    lookup_rounds: u64,
+    /// Whether the pass evaluated the scope over the whole store (`"store"`) or only among its changes
+    /// (`"changes"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    eviction: Option<&'static str>,
+    /// How many changed rows the eviction started from (lean passes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope_checked: Option<u64>,
     /// Set when the pass stopped on a transient failure: retry after this many milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     retry_after_ms: Option<u64>,
@@ -114,6 +129,13 @@ impl SyncInner {
         Ok(op("put", META, &convert::to_js(&json!({ "key": key, "value": value }))?))
     }
 
+    /// Marks the scope dirty (the next pass evicts over the whole store) in its own transaction.
+    async fn mark_dirty(&self) -> Result<(), JsValue> {
+        let ops: Array = [SyncInner::meta_op(SCOPE_DIRTY, &Value::Bool(true))?].into_iter().collect();
+        idb::write(&self.store.db, stores(&[META]), ops).await.map_err(|e| idb_err("sync", e))?;
+        Ok(())
+    }
+
     async fn checkpoint(&self, table: &str) -> Result<Checkpoint, JsValue> {
         match self.meta_get(&format!("checkpoint:{table}")).await? {
             Some(Value::String(s)) => Checkpoint::from_json(&s).map_err(err),
@@ -122,15 +144,49 @@ impl SyncInner {
     }
 
     /// Stores the puts and deletes of `changes` (and `extra` ops, such as a checkpoint, on the stores
-    /// `extra_stores`) in ONE transaction, then mirrors them.
+    /// `extra_stores`) in ONE transaction, then mirrors them. The rows written are remembered for the eviction at
+    /// the end of the pass (with the rows their old values brought into the scope), and the first such write of a
+    /// pass marks the scope dirty in the same transaction (cleared by the eviction: a pass interrupted in between
+    /// leaves it set, and the next pass re-evaluates the whole store).
     pub(super) async fn store_changes(
         &self,
-        mirror: &mut MemoryRows,
+        pass: &mut Pass,
         changes: &Changes,
         extra: Vec<JsValue>,
         extra_stores: &[&str],
     ) -> Result<(), JsValue> {
+        self.write_changes(pass, changes, extra, extra_stores, true).await
+    }
+
+    async fn write_changes(
+        &self,
+        pass: &mut Pass,
+        changes: &Changes,
+        mut extra: Vec<JsValue>,
+        extra_stores: &[&str],
+        track: bool,
+    ) -> Result<(), JsValue> {
         let mut names: Vec<String> = extra_stores.iter().map(|s| s.to_string()).collect();
+        let touches = !changes.puts.is_empty() || !changes.deletes.is_empty();
+        if track && touches {
+            // The old rows: what they brought into the scope may leave it.
+            pass.local.ask_old_rows(changes);
+            if pass.local.has_misses() {
+                pass.local.resolve(&self.store, &self.plan, &self.projection).await?;
+            }
+            let puts = changes.puts.iter().map(|p| (&p.table, &p.id));
+            for (t, id) in puts.chain(changes.deletes.iter().map(|d| (&d.table, &d.id))) {
+                if let Some(old) = crate::sync::LocalRows::get(&pass.local, t, id) {
+                    pass.seeds.extend(self.plan.scope_dependents(t, old));
+                }
+                pass.seeds.push(crate::sync::RowRef { table: t.clone(), id: id.clone() });
+            }
+            if !pass.dirty_marked {
+                extra.push(SyncInner::meta_op(SCOPE_DIRTY, &Value::Bool(true))?);
+                names.push(META.to_string());
+                pass.dirty_marked = true;
+            }
+        }
         let ops = Array::new();
         for p in &changes.puts {
             let store = table_store(&p.table);
@@ -154,17 +210,39 @@ impl SyncInner {
         names.dedup();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         idb::write(&self.store.db, stores(&refs), ops).await.map_err(|e| idb_err("sync: storing rows", e))?;
-        self.projection.apply(mirror, changes);
+        pass.local.apply(&self.projection, changes);
+        Ok(())
+    }
+
+    /// Runs `decide` over the pass's local rows until it asks nothing the lean form has not read (each round reads
+    /// the misses of the previous one from IndexedDB in one transaction).
+    async fn ask<T>(&self, pass: &mut Pass, decide: impl Fn(&Local) -> Result<T, Error>) -> Result<T, SendError> {
+        for _ in 0..MAX_LOOKUP_ROUNDS {
+            let out = decide(&pass.local).map_err(failed)?;
+            if !pass.local.has_misses() {
+                return Ok(out);
+            }
+            pass.local.resolve(&self.store, &self.plan, &self.projection).await.map_err(store_failed)?;
+            pass.lookups += 1;
+        }
+        Err(failed(Error::new(ErrorCode::StorageError, "sync: the local rows kept asking for more rows")))
+    }
+
+    /// The whole store in memory (the full form), for what only a walk over every row answers.
+    async fn make_full(&self, pass: &mut Pass) -> Result<(), JsValue> {
+        if matches!(pass.local, Local::Lean(_)) {
+            pass.local = Local::Full(mirror::load(&self.store, &self.plan, &self.projection).await?);
+        }
         Ok(())
     }
 
     /// Stores `changes`, then runs their follow-ups page by page, applying and storing what they bring, until none
     /// is left.
-    async fn settle(&self, mirror: &mut MemoryRows, changes: Changes, report: &mut Report) -> Result<(), SendError> {
+    async fn settle(&self, pass: &mut Pass, changes: Changes, report: &mut Report) -> Result<(), SendError> {
         let mut pending: Vec<FollowUp> = changes.follow_ups.clone();
         report.downloaded += changes.puts.len() as u64;
         report.deleted += changes.deletes.len() as u64;
-        self.store_changes(mirror, &changes, Vec::new(), &[]).await.map_err(store_failed)?;
+        self.store_changes(pass, &changes, Vec::new(), &[]).await.map_err(store_failed)?;
         let mut rounds = 0;
         while !pending.is_empty() {
             rounds += 1;
@@ -178,13 +256,10 @@ impl SyncInner {
                     let req = f.query.request(&cursor, self.page_size);
                     let page = self.transport.page(&req, &cursor).await?;
                     let ctx = self.ctx();
-                    let c = self
-                        .plan
-                        .apply(mirror, &ctx, &f.query.table, &page.rows, &[])
-                        .map_err(|e| SendError::Failed { status: 200, error: e })?;
+                    let c = self.ask(pass, |l| self.plan.apply(l, &ctx, &f.query.table, &page.rows, &[])).await?;
                     report.downloaded += c.puts.len() as u64;
                     next.extend(c.follow_ups.iter().cloned());
-                    self.store_changes(mirror, &c, Vec::new(), &[]).await.map_err(store_failed)?;
+                    self.store_changes(pass, &c, Vec::new(), &[]).await.map_err(store_failed)?;
                     match page.next {
                         Some(n) => cursor = n,
                         None => break,
@@ -197,32 +272,95 @@ impl SyncInner {
     }
 
     /// First sync (or its resumption) of every table not done yet. Returns whether all are done.
-    async fn first_sync(&self, mirror: &mut MemoryRows, report: &mut Report) -> Result<bool, SendError> {
+    ///
+    /// Download pages take the short path: the transport parses the body in JS (`JSON.parse`) and hands back the
+    /// rows as JS objects, which are written as they are (ids lower-cased) with the page's checkpoint in one
+    /// transaction; only the paging fields cross into wasm. The next page's request is sent before the current page
+    /// is written, so the download overlaps the write. The rows are the server's selection (the scope), so they
+    /// are not remembered for the eviction.
+    async fn first_sync(&self, pass: &mut Pass, report: &mut Report) -> Result<bool, SendError> {
         let total = self.plan.tables().len();
         let mut checkpoints = Vec::with_capacity(total);
+        let mut wrote_directly = false;
         for (i, tp) in self.plan.tables().iter().enumerate() {
             let mut cp = self.checkpoint(&tp.table).await.map_err(store_failed)?;
+            let store = table_store(&tp.table);
+            let key = format!("checkpoint:{}", tp.table);
+            let mut inflight: Option<(String, Option<js_sys::Promise>)> = None;
             while let Some(req) = cp.next_request(&self.plan, self.page_size).map_err(failed)? {
                 let cursor = cp.cursor().unwrap_or(Cursor::Start);
-                let page = self.transport.page(&req, &cursor).await?;
-                let (changes, next) = cp.step(&self.plan, &page).map_err(failed)?;
-                report.downloaded += changes.puts.len() as u64;
-                let meta = SyncInner::meta_op(&format!("checkpoint:{}", tp.table), &Value::String(next.to_json()))
-                    .map_err(store_failed)?;
+                let first = match inflight.take() {
+                    Some((url, p)) if url == req.url => Some(p),
+                    _ => None,
+                };
+                let (page, value) = self.transport.page_split(&req, &cursor, true, first).await?;
+                let (next, rows) = match value {
+                    Some(rows) if cp.is_downloading() => {
+                        let n = idb::keep_rows(&rows, &tp.primary_id);
+                        (cp.advance(&self.plan, &page, u64::from(n)).map_err(failed)?, Some((rows, n)))
+                    }
+                    Some(_) => (cp.advance(&self.plan, &page, 0).map_err(failed)?, None),
+                    None => {
+                        // A transport that answers with the whole body: the rows come from the core.
+                        let (changes, next) = cp.step(&self.plan, &page).map_err(failed)?;
+                        if let Some(r) = next.next_request(&self.plan, self.page_size).map_err(failed)? {
+                            inflight = Some((r.url.clone(), self.transport.start(&r, true)));
+                        }
+                        report.downloaded += changes.puts.len() as u64;
+                        let meta = SyncInner::meta_op(&key, &Value::String(next.to_json())).map_err(store_failed)?;
+                        self.write_changes(pass, &changes, vec![meta], &[META], false).await.map_err(store_failed)?;
+                        cp = next;
+                        self.progress_download(&tp.table, i, total, report);
+                        continue;
+                    }
+                };
+                if let Some(r) = next.next_request(&self.plan, self.page_size).map_err(failed)? {
+                    inflight = Some((r.url.clone(), self.transport.start(&r, true)));
+                }
+                let meta = SyncInner::meta_op(&key, &Value::String(next.to_json())).map_err(store_failed)?;
                 // The page's rows and the checkpoint that says they are stored: one transaction.
-                self.store_changes(mirror, &changes, vec![meta], &[META]).await.map_err(store_failed)?;
+                match rows {
+                    Some((rows, n)) => {
+                        let extra: Array = [meta].into_iter().collect();
+                        idb::put_rows(&self.store.db, stores(&[&store, META]), &store, &rows, extra)
+                            .await
+                            .map_err(|e| store_failed(idb_err("sync: storing rows", e)))?;
+                        report.downloaded += u64::from(n);
+                        wrote_directly = true;
+                    }
+                    None => {
+                        self.write_changes(pass, &Changes::default(), vec![meta], &[META], false)
+                            .await
+                            .map_err(store_failed)?;
+                    }
+                }
                 cp = next;
-                let t = self.transport.traffic.get();
-                self.emit(json!({"phase": "download", "table": tp.table, "tablesDone": i, "tablesTotal": total,
-                    "rows": report.downloaded, "bytes": t.bytes}));
+                self.progress_download(&tp.table, i, total, report);
             }
             checkpoints.push(cp);
+        }
+        if wrote_directly {
+            // Rows were written without the local rows knowing.
+            match pass.local {
+                Local::Lean(_) => pass.local.forget_rows(),
+                Local::Full(_) => {
+                    pass.local = Local::Full(
+                        mirror::load(&self.store, &self.plan, &self.projection).await.map_err(store_failed)?,
+                    )
+                }
+            }
         }
         Ok(first_sync_complete(&self.plan, &checkpoints))
     }
 
+    fn progress_download(&self, table: &str, i: usize, total: usize, report: &Report) {
+        let t = self.transport.traffic.get();
+        self.emit(json!({"phase": "download", "table": table, "tablesDone": i, "tablesTotal": total,
+            "rows": report.downloaded, "bytes": t.bytes}));
+    }
+
     /// One incremental pass: every table's delta, the window refreshes, then the eviction.
-    async fn incremental(&self, mirror: &mut MemoryRows, report: &mut Report) -> Result<(), SendError> {
+    async fn incremental(&self, pass: &mut Pass, report: &mut Report) -> Result<(), SendError> {
         let total = self.plan.tables().len();
         for (i, tp) in self.plan.tables().iter().enumerate() {
             let cp = self.checkpoint(&tp.table).await.map_err(store_failed)?;
@@ -235,14 +373,14 @@ impl SyncInner {
                     Ok(p) => p,
                     Err(SendError::Failed { status, .. }) if (400..500).contains(&status) => {
                         // An expired or unknown delta token: download the table again (docs/SYNC.md).
-                        self.restart_table(mirror, &tp.table).await.map_err(store_failed)?;
+                        self.restart_table(pass, &tp.table).await.map_err(store_failed)?;
                         break None;
                     }
                     Err(e) => return Err(e),
                 };
                 let ctx = self.ctx();
-                let changes = self.plan.apply_delta(mirror, &ctx, &tp.table, &page).map_err(failed)?;
-                self.settle(mirror, changes, report).await?;
+                let changes = self.ask(pass, |l| self.plan.apply_delta(l, &ctx, &tp.table, &page)).await?;
+                self.settle(pass, changes, report).await?;
                 match (&page.next, &page.delta_link) {
                     (Some(n), _) => cursor = n.clone(),
                     (None, Some(l)) => break Some(l.clone()),
@@ -257,9 +395,7 @@ impl SyncInner {
                 .map_err(store_failed)?;
                 let last = SyncInner::meta_op(&format!("lastSync:{}", tp.table), &json!(js_sys::Date::now()))
                     .map_err(store_failed)?;
-                self.store_changes(mirror, &Changes::default(), vec![meta, last], &[META])
-                    .await
-                    .map_err(store_failed)?;
+                self.store_changes(pass, &Changes::default(), vec![meta, last], &[META]).await.map_err(store_failed)?;
             }
             let t = self.transport.traffic.get();
             self.emit(json!({"phase": "delta", "table": tp.table, "tablesDone": i + 1, "tablesTotal": total,
@@ -279,32 +415,61 @@ impl SyncInner {
                     None => break,
                 }
             }
-            let follow_ups = self.plan.refresh_missing(mirror, &tp.table, &ids).map_err(failed)?;
-            self.settle(mirror, Changes { follow_ups, ..Changes::default() }, report).await?;
+            let follow_ups = self.ask(pass, |l| self.plan.refresh_missing(l, &tp.table, &ids)).await?;
+            self.settle(pass, Changes { follow_ups, ..Changes::default() }, report).await?;
         }
-        // Rows no longer in scope leave the device.
+        // Rows no longer in scope leave the device: among the rows this pass changed (lean form), or the whole
+        // store (full form).
         let ctx = self.ctx();
-        let evict = self.plan.evictions(mirror, &ctx).map_err(failed)?;
+        let evict = match pass.local {
+            Local::Lean(_) => {
+                let seeds = std::mem::take(&mut pass.seeds);
+                report.scope_checked = Some(seeds.len() as u64);
+                self.ask(pass, |l| self.plan.evictions_among(l, &ctx, &seeds)).await?
+            }
+            Local::Full(ref m) => self.plan.evictions(m, &ctx).map_err(failed)?,
+        };
         report.evicted += evict.len() as u64;
         let changes = Changes { deletes: evict, ..Changes::default() };
-        self.store_changes(mirror, &changes, Vec::new(), &[]).await.map_err(store_failed)?;
+        let clean = SyncInner::meta_op(SCOPE_DIRTY, &Value::Bool(false)).map_err(store_failed)?;
+        self.write_changes(pass, &changes, vec![clean], &[META], false).await.map_err(store_failed)?;
+        pass.dirty_marked = false;
         Ok(())
     }
 
     /// Forgets a table's rows (except those with pending changes) and its checkpoint, so its first sync runs again.
-    async fn restart_table(&self, mirror: &mut MemoryRows, table: &str) -> Result<(), JsValue> {
-        let deletes: Vec<crate::sync::RowRef> = mirror
+    async fn restart_table(&self, pass: &mut Pass, table: &str) -> Result<(), JsValue> {
+        self.make_full(pass).await?;
+        let deletes: Vec<crate::sync::RowRef> = pass
+            .local
             .ids(table)
             .into_iter()
-            .filter(|id| !crate::sync::LocalRows::is_pending(mirror, table, id))
+            .filter(|id| !crate::sync::LocalRows::is_pending(&pass.local, table, id))
             .map(|id| crate::sync::RowRef { table: table.to_string(), id })
             .collect();
         let meta =
             SyncInner::meta_op(&format!("checkpoint:{table}"), &Value::String(Checkpoint::new(table).to_json()))?;
-        self.store_changes(mirror, &Changes { deletes, ..Changes::default() }, vec![meta], &[META]).await?;
+        self.store_changes(pass, &Changes { deletes, ..Changes::default() }, vec![meta], &[META]).await?;
         let mut report = Report::default();
-        let _ = self.first_sync(mirror, &mut report).await;
+        let _ = self.first_sync(pass, &mut report).await;
         Ok(())
+    }
+}
+
+/// The state of one pass: the local rows the core reads, the rows changed so far (for the eviction), and whether
+/// the scope is marked dirty in the store yet.
+pub(crate) struct Pass {
+    local: Local,
+    seeds: Vec<crate::sync::RowRef>,
+    dirty_marked: bool,
+    /// Lookup rounds (lean form), for the report.
+    lookups: u64,
+}
+
+impl Pass {
+    /// Marks row `id` of `table` as having (or no longer having) a change in the outbox.
+    pub(super) fn set_pending(&mut self, table: &str, id: &str, pending: bool) {
+        self.local.set_pending(table, id, pending);
     }
 }
 
@@ -394,9 +559,15 @@ impl SyncEngine {
     pub async fn upload(&self) -> Result<JsValue, JsValue> {
         let inner = self.inner.clone();
         let mut report = Report::default();
-        let mut mirror = mirror::load(&inner.store, &inner.plan, &inner.projection).await?;
-        if let Err(e) = upload::run(&inner, &mut mirror, &mut report).await {
-            note_stop(&mut report, &e);
+        let pending = mirror::pending(&inner.store).await?;
+        if !pending.is_empty() {
+            // Uploading offline changes settles rows whose scope only the whole store can tell (their old values
+            // are gone): the next pass evicts over the whole store. Marked before anything is uploaded.
+            inner.mark_dirty().await?;
+            let mut pass = Pass { local: mirror::lean(&pending), seeds: Vec::new(), dirty_marked: true, lookups: 0 };
+            if let Err(e) = upload::run(&inner, &mut pass, &mut report).await {
+                note_stop(&mut report, &e);
+            }
         }
         convert::to_js(&report)
     }
@@ -503,26 +674,39 @@ fn note_stop(report: &mut Report, e: &SendError) {
 
 async fn run_pass(inner: &Rc<SyncInner>) -> Result<JsValue, JsValue> {
     let mut report = Report::default();
-    let mut mirror = mirror::load(&inner.store, &inner.plan, &inner.projection).await?;
+    // The lean form when the profile is static, no offline change waits and the last pass left the scope clean;
+    // else the whole store in memory (docs/SYNC.md "Eviction").
+    let pending = mirror::pending(&inner.store).await?;
+    let dirty = inner.meta_get(SCOPE_DIRTY).await? == Some(Value::Bool(true));
+    let lean = inner.plan.is_static() && pending.is_empty() && !dirty;
+    let mut pass = if lean {
+        Pass { local: mirror::lean(&pending), seeds: Vec::new(), dirty_marked: false, lookups: 0 }
+    } else {
+        if !dirty {
+            inner.mark_dirty().await?;
+        }
+        let local = Local::Full(mirror::load(&inner.store, &inner.plan, &inner.projection).await?);
+        Pass { local, seeds: Vec::new(), dirty_marked: true, lookups: 0 }
+    };
     let outcome: Result<(), SendError> = async {
-        upload::run(inner, &mut mirror, &mut report).await?;
+        upload::run(inner, &mut pass, &mut report).await?;
         let was_complete = inner.meta_get("firstSyncComplete").await.map_err(store_failed)? == Some(Value::Bool(true));
-        let complete = inner.first_sync(&mut mirror, &mut report).await?;
+        let complete = inner.first_sync(&mut pass, &mut report).await?;
         if complete {
             // Tables download one after another: the first deltas settle what changed in between.
-            inner.incremental(&mut mirror, &mut report).await?;
+            inner.incremental(&mut pass, &mut report).await?;
+            report.eviction = Some(if matches!(pass.local, Local::Lean(_)) { "changes" } else { "store" });
             if !was_complete {
                 let meta = SyncInner::meta_op("firstSyncComplete", &Value::Bool(true)).map_err(store_failed)?;
-                inner
-                    .store_changes(&mut mirror, &Changes::default(), vec![meta], &[META])
-                    .await
-                    .map_err(store_failed)?;
+                inner.store_changes(&mut pass, &Changes::default(), vec![meta], &[META]).await.map_err(store_failed)?;
             }
         }
         report.first_sync_complete = complete;
         Ok(())
     }
     .await;
+    report.rows_read = pass.local.reads();
+    report.lookup_rounds = pass.lookups;
     let t = inner.transport.traffic.get();
     report.requests = t.requests;
     report.bytes = t.bytes;

@@ -41,26 +41,12 @@ impl Transport {
     /// updates and deletes guarded by `If-Match` (an update whose first answer was lost comes back as a conflict
     /// with our own write, which the upload recognises).
     pub async fn send(&self, req: &Request) -> Response {
-        let backoff = crate::sync::Backoff { base_ms: 100, cap_ms: 2_000 };
-        let mut attempt = 0;
-        loop {
-            let res = self.send_once(req).await;
-            attempt += 1;
-            if !is_transient(&res) || attempt >= ATTEMPTS {
-                return res;
-            }
-            let retry_after = res.header("retry-after").and_then(crate::sync::upload::retry_after_secs);
-            let wait = backoff.delay_ms(attempt - 1, js_sys::Math::random(), retry_after);
-            if wait > MAX_IN_PASS_WAIT_MS {
-                return res;
-            }
-            crate::wasm::store::idb::sleep(wait as f64).await;
-        }
+        self.send_split(req, false, None).await.0
     }
 
-    /// One attempt. A rejected transport promise (no answer) is `Response { status: None }`: the core classifies it
-    /// as transient.
-    async fn send_once(&self, req: &Request) -> Response {
+    /// Starts sending `req` (the first attempt of [`Transport::send_split`]): the download of the next page runs
+    /// while the host stores the current one. `split`: see [`Transport::send_split`].
+    pub fn start(&self, req: &Request, split: bool) -> Option<Promise> {
         let headers: Array = req
             .headers
             .iter()
@@ -81,13 +67,47 @@ impl Transport {
         let mut t = self.traffic.get();
         t.requests += 1;
         self.traffic.set(t);
-        let promise = match self.send.call1(&JsValue::NULL, &js_req) {
-            Ok(p) => Promise::from(p),
-            Err(_) => return Response { status: None, headers: Vec::new(), body: None },
-        };
-        let Ok(res) = JsFuture::from(promise).await else {
-            return Response { status: None, headers: Vec::new(), body: None };
-        };
+        self.send.call2(&JsValue::NULL, &js_req, &JsValue::from_bool(split)).ok().map(Promise::from)
+    }
+
+    /// As [`Transport::send`]; with `split`, a JSON collection answer comes back with its `value` array parsed in
+    /// JS (the rows stay JS objects, written to IndexedDB as they are) and the rest of the body (paging links) in
+    /// the [`Response`]. A transport that does not split (tests' own transports) answers with the whole body, and
+    /// the array is `None`. `first`: the first attempt, when already started with [`Transport::start`].
+    pub async fn send_split(
+        &self,
+        req: &Request,
+        split: bool,
+        first: Option<Option<Promise>>,
+    ) -> (Response, Option<Array>) {
+        let backoff = crate::sync::Backoff { base_ms: 100, cap_ms: 2_000 };
+        let mut attempt = 0;
+        let mut started = first;
+        loop {
+            let promise = match started.take() {
+                Some(p) => p,
+                None => self.start(req, split),
+            };
+            let (res, value) = self.finish(promise).await;
+            attempt += 1;
+            if !is_transient(&res) || attempt >= ATTEMPTS {
+                return (res, value);
+            }
+            let retry_after = res.header("retry-after").and_then(crate::sync::upload::retry_after_secs);
+            let wait = backoff.delay_ms(attempt - 1, js_sys::Math::random(), retry_after);
+            if wait > MAX_IN_PASS_WAIT_MS {
+                return (res, value);
+            }
+            crate::wasm::store::idb::sleep(wait as f64).await;
+        }
+    }
+
+    /// Waits for one attempt. A rejected transport promise (no answer) is `Response { status: None }`: the core
+    /// classifies it as transient.
+    async fn finish(&self, promise: Option<Promise>) -> (Response, Option<Array>) {
+        let none = (Response { status: None, headers: Vec::new(), body: None }, None);
+        let Some(promise) = promise else { return none };
+        let Ok(res) = JsFuture::from(promise).await else { return none };
         let status = js_sys::Reflect::get(&res, &"status".into()).ok().and_then(|s| s.as_f64()).map(|s| s as u16);
         let mut headers = Vec::new();
         if let Ok(list) = js_sys::Reflect::get(&res, &"headers".into()) {
@@ -99,19 +119,34 @@ impl Transport {
             }
         }
         let text = js_sys::Reflect::get(&res, &"body".into()).ok().and_then(|b| b.as_string()).unwrap_or_default();
+        let value = js_sys::Reflect::get(&res, &"value".into()).ok().filter(Array::is_array).map(|v| Array::from(&v));
+        let bytes = js_sys::Reflect::get(&res, &"bytes".into()).ok().and_then(|b| b.as_f64());
         let mut t = self.traffic.get();
-        t.bytes += text.len() as u64;
+        t.bytes += bytes.map_or(text.len() as u64, |b| b as u64);
         self.traffic.set(t);
         let body = if text.is_empty() { None } else { serde_json::from_str::<Value>(&text).ok() };
-        Response { status, headers, body }
+        (Response { status, headers, body }, value)
     }
 
     /// Sends a read and returns its page; anything but a 2xx JSON answer is an error that says what came back.
     pub async fn page(&self, req: &Request, cursor: &Cursor) -> Result<Page, SendError> {
-        let res = self.send(req).await;
+        Ok(self.page_split(req, cursor, false, None).await?.0)
+    }
+
+    /// As [`Transport::page`], with the rows left in JS when `split` (see [`Transport::send_split`]): the page then
+    /// holds only its paging fields, and the rows come as the array.
+    pub async fn page_split(
+        &self,
+        req: &Request,
+        cursor: &Cursor,
+        split: bool,
+        first: Option<Option<Promise>>,
+    ) -> Result<(Page, Option<Array>), SendError> {
+        let (res, value) = self.send_split(req, split, first).await;
         match (res.status, &res.body) {
             (Some(s), Some(body)) if (200..300).contains(&s) => {
-                read_page(body, cursor).map_err(|e| SendError::Failed { status: s, error: e })
+                let page = read_page(body, cursor).map_err(|e| SendError::Failed { status: s, error: e })?;
+                Ok((page, value))
             }
             (None, _) => Err(SendError::Unreachable),
             (Some(s), body) => {

@@ -9,16 +9,14 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
 use super::transport::SendError;
-use super::{store_failed, Report, SyncInner};
+use super::{store_failed, Pass, Report, SyncInner};
 use crate::error::Error;
 use crate::query::Row;
 use crate::store::layout::{table_store, OUTBOX, SYNC_ERRORS};
 use crate::sync::upload::{
     build_request, classify, coalesce, propagate_etag, Action, Guard, OutboxEntry, Outcome, PendingChange,
 };
-use crate::sync::{
-    on_conflict, resolve, revert, Changes, ConflictStep, MemoryRows, Request, Response, Revert, SyncError,
-};
+use crate::sync::{on_conflict, resolve, revert, Changes, ConflictStep, Request, Response, Revert, SyncError};
 use crate::wasm::convert::{self, from_js};
 use crate::wasm::store::{idb, idb_err, js_err, modify_row_in, op, stores};
 
@@ -34,7 +32,7 @@ fn transient(res: &Response, retry_after: Option<u64>) -> SendError {
 }
 
 /// Uploads every queued change in order; stops at the first transient failure.
-pub(super) async fn run(inner: &SyncInner, mirror: &mut MemoryRows, report: &mut Report) -> Result<(), SendError> {
+pub(super) async fn run(inner: &SyncInner, mirror: &mut Pass, report: &mut Report) -> Result<(), SendError> {
     let raw = idb::get_all(&inner.store.db, OUTBOX, None, JsValue::UNDEFINED, None)
         .await
         .map_err(|e| store_failed(idb_err("upload: reading the outbox", e)))?;
@@ -74,7 +72,7 @@ pub(super) async fn run(inner: &SyncInner, mirror: &mut MemoryRows, report: &mut
 /// Acts on one outcome; returns the row's new etag when the change went through.
 async fn settle(
     inner: &SyncInner,
-    mirror: &mut MemoryRows,
+    mirror: &mut Pass,
     report: &mut Report,
     change: &PendingChange,
     req: &Request,
@@ -198,7 +196,7 @@ async fn done(inner: &SyncInner, change: &PendingChange, etag: Option<String>) -
 /// transaction. A refetch that gets no answer leaves everything queued (the next pass sends it again).
 async fn undo(
     inner: &SyncInner,
-    mirror: &mut MemoryRows,
+    mirror: &mut Pass,
     change: &PendingChange,
     rv: Revert,
     error: Option<SyncError>,
