@@ -143,7 +143,14 @@ test("a quota exceeded during a first-sync download page: StorageFull, whole pag
   for (let trial = 0; trial < TRIALS; trial++) {
     const d = await device();
     ok(await d.run(async () => true));
-    const before = await d.usage();
+    // The previous trial's deleted database is reclaimed in the background: wait until the usage settles.
+    let before = await d.usage();
+    for (let i = 0; i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      const now = await d.usage();
+      if (now === before) break;
+      before = now;
+    }
     // A budget well below what the first sync stores: it fails part-way, at a page.
     const budget = 20000 + Math.floor(rand() * 150000);
     await d.quota(before + budget);
@@ -184,6 +191,8 @@ test("a quota exceeded during a local write: StorageFull, neither the row nor it
   let refused;
   refused = ok(
     await d.run(async (client, a) => {
+      // Cut off, so the writes stay in the outbox (a connected client uploads them at once).
+      await client.setNetworkCutOff(true);
       const off = client.WebApi.offline;
       const created = [];
       for (let i = 0; i < 3; i++) {
@@ -235,6 +244,7 @@ test("a quota exceeded during a local write: StorageFull, neither the row nor it
       const off = client.WebApi.offline;
       await off.createRecord("msdyn_workorderservicetask", { msdyn_name: a.retry, msdyn_workorder: { logicalname: "msdyn_workorder", id: a.wo } });
       await off.updateRecord("msdyn_workorder", a.wo, { msdyn_instructions: "written once there was space" });
+      await client.setNetworkCutOff(false);
       const report = await client.sync.now();
       return { report, pending: (await client.sync.status()).pendingUploads };
     }, { wo: wo.msdyn_workorderid, retry: refused.create.name }),
