@@ -4,6 +4,7 @@ import { OfflineStore, loadProfile } from "./xrm_offline.js";
 import { peekMeta } from "./idb.js";
 import { OnlineWebApi } from "./online.js";
 import { xrmError } from "./errors.js";
+import { readWhoAmI, sessionFromWhoAmI } from "./whoami.js";
 import { Sync } from "./sync.js";
 import { Hooks } from "./hooks.js";
 
@@ -313,7 +314,7 @@ export async function open(options) {
 
   let who = null;
   try {
-    who = await (await online.send("GET", "WhoAmI", { timeoutMs: options.connectivityTimeoutMs ?? 5000 })).json();
+    who = await readWhoAmI(await online.send("GET", "WhoAmI", { timeoutMs: options.connectivityTimeoutMs ?? 5000 }));
   } catch (e) {
     if (e.errorName !== "NetworkUnavailable") throw e;
   }
@@ -322,7 +323,7 @@ export async function open(options) {
   let schemaJson;
   let profileDoc;
   if (who) {
-    session = { userId: who.UserId.toLowerCase(), businessUnitId: who.BusinessUnitId?.toLowerCase(), teamIds: options.teamIds ?? [] };
+    session = sessionFromWhoAmI(who, options.teamIds ?? []);
     profileDoc = typeof options.profile === "object" ? options.profile : await fetchProfile(online, profileKey);
     const tables = typeof options.profile === "object" ? tablesOf(options.profile) : tablesOf({ items: profileDoc.profile.MobileOfflineProfile_MobileOfflineProfileItem });
     schemaJson = options.schema ? (typeof options.schema === "string" ? options.schema : JSON.stringify(options.schema)) : await fetchSchema(online, tables);
