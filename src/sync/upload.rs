@@ -386,9 +386,12 @@ pub fn classify(action: Action, response: &Response) -> Outcome {
             } else {
                 3
             };
+            // An error body with an empty code or message says nothing: the sync error still needs both.
             Outcome::Rejected {
-                code: code.unwrap_or_else(|| ErrorCode::ServerError.hex_string()),
-                message: message.unwrap_or_else(|| format!("the server answered {status}")),
+                code: code.filter(|c| !c.trim().is_empty()).unwrap_or_else(|| ErrorCode::ServerError.hex_string()),
+                message: message
+                    .filter(|m| !m.trim().is_empty())
+                    .unwrap_or_else(|| format!("the server answered {status} without saying why")),
                 errortype,
             }
         }
