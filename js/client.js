@@ -329,11 +329,15 @@ export async function open(options) {
     schemaJson = options.schema ? (typeof options.schema === "string" ? options.schema : JSON.stringify(options.schema)) : await fetchSchema(online, tables);
     saveSession(serverUrl, session);
   } else {
-    session = loadSession(serverUrl) ?? (options.userId ? { userId: options.userId.toLowerCase(), teamIds: options.teamIds ?? [] } : null);
-    if (!session) {
+    // The user the app names (options.userId) wins over the last user remembered on this device: on a shared
+    // device, an offline start must never open another user's database.
+    const last = loadSession(serverUrl);
+    const userId = options.userId ? String(options.userId).toLowerCase() : last?.userId;
+    if (!userId) {
       throw xrmError("NetworkUnavailable", "Network or Service Unavailable: the first start needs the server (to learn the user, the profile and the schema)");
     }
-    const name = `xrm-offline/${FORMAT}/${serverUrl.toLowerCase()}/${session.userId}/${profileKey}`;
+    const name = `xrm-offline/${FORMAT}/${serverUrl.toLowerCase()}/${userId}/${profileKey}`;
+    session = (await peekMeta(name, "session")) ?? (last?.userId === userId ? last : { userId, teamIds: options.teamIds ?? [] });
     schemaJson = await peekMeta(name, "schema");
     profileDoc = await peekMeta(name, "profile");
     if (!schemaJson || !profileDoc) {

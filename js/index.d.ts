@@ -448,7 +448,10 @@ export interface OpenOptions {
   syncPageSize?: number;
   /** First retry delay of a failed hook run, doubling per attempt (default 1000 ms). */
   hookRetryBaseMs?: number;
-  /** The user to open offline when the device has never reached the server in this browser profile. */
+  /**
+   * The user to open when the server cannot be reached (the last signed-in user otherwise). An offline start opens this
+   * user's database only, never another user's; with the server reachable, the token's user (WhoAmI) decides.
+   */
   userId?: string;
   /** The user's team ids, for eq-userteams / eq-useroruserteams. */
   teamIds?: string[];

@@ -13,15 +13,6 @@ fn admin(port: u16, method: &str, path: &str, body: Option<serde_json::Value>) -
 }
 
 #[test]
-fn admin_endpoints_do_not_exist_without_the_flag() {
-    let s = server(None, false);
-    assert_eq!(admin(s.port, "POST", "/_admin/faults", Some(json!({"errorRate": 1}))).status, 404);
-    assert_eq!(admin(s.port, "GET", "/_admin/stats", None).status, 404);
-    assert_eq!(admin(s.port, "POST", "/_admin/clock", Some(json!({"now": "2030-01-01T00:00:00Z"}))).status, 404);
-    assert_eq!(get(s.port, "tech1-token", "WhoAmI").status, 200);
-}
-
-#[test]
 fn error_rate_answers_with_the_chosen_statuses_in_turn() {
     let s = server(None, true);
     let r = admin(

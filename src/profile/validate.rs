@@ -305,7 +305,10 @@ fn check_graph(profile: &Profile, schema: &Schema, errors: &mut Vec<Error>) {
         if state[start] == 0 {
             let mut stack = Vec::new();
             visit(start, &deps, &mut state, &mut stack, &mut |cycle: &[usize]| {
-                let set: BTreeSet<usize> = cycle.iter().copied().collect();
+                let mut set = BTreeSet::new();
+                for &i in cycle {
+                    set.insert(i);
+                }
                 for &i in cycle {
                     in_cycle[i] = true;
                 }
@@ -358,7 +361,7 @@ fn check_graph(profile: &Profile, schema: &Schema, errors: &mut Vec<Error>) {
             }
         }
         if reached > MAX_RELATED_TABLES {
-            edges.sort_by_key(|(i, _)| if *i == start { 0 } else { 1 + *i });
+            crate::sort::sort_by_key(&mut edges, |(i, _)| if *i == start { 0 } else { 1 + *i });
             // The message names the first links of the chain only (it stays short however long the chain is).
             let shown = MAX_RELATED_TABLES + 1;
             let mut chain = edges

@@ -1,7 +1,7 @@
 // The sync engine in headless Chromium (real IndexedDB) against the real reference server over loopback:
 // first sync of the Field Service default profile, deltas after server-side changes, offline edits uploaded on
 // reconnect, each conflict policy, a rejected change that does not block the queue, retries through injected
-// faults, reloads in the middle of a first sync and of an upload, and two tabs.
+// faults, reloads in the middle of a first sync and of an upload. Several tabs: reliability-tabs.test.mjs.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { inPage, launchBrowser, openPage, startStatic } from "./support/browser.mjs";
@@ -448,44 +448,6 @@ test("a reload in the middle of an upload loses and duplicates nothing", async (
   const rows = (await admin("GET", `msdyn_workorderservicetasks?$select=msdyn_name&$filter=${encodeURIComponent(filter)}`)).body.value;
   assert.deepEqual(rows.map((x) => x.msdyn_name).sort(), [...names].sort(), "every offline create exactly once");
   await d.page.context().close();
-});
-
-test("two tabs: one leader schedules, uploads happen once, the other tab hears about changes", async () => {
-  const context = await browser.newContext();
-  const open = async () => {
-    const page = await context.newPage();
-    await page.goto(`${statics.url}/tests/js/fixtures/blank.html`);
-    await inPage(page, async (mod, url) => {
-      globalThis.__client = await mod.XrmOffline.open({ serverUrl: url, getAccessToken: () => "tech1-token" });
-      globalThis.__changes = 0;
-      globalThis.__client.sync.on("change", () => globalThis.__changes++);
-      return true;
-    }, server.url);
-    return page;
-  };
-  const a = await open();
-  const b = await open();
-  const leaders = async () => Promise.all([a, b].map((p) => p.evaluate(() => globalThis.__client.sync.isLeader)));
-  // Autosync: the leader's first sync completes.
-  await a.waitForFunction(() => globalThis.__client.offlineReady || globalThis.__changes > 0, null, { timeout: 60000 });
-  assert.deepEqual((await leaders()).filter(Boolean).length, 1, "exactly one leader");
-  const wo = (await serverBookings()).find((x) => x._msdyn_workorder_value)._msdyn_workorder_value;
-  await b.evaluate(async (wo) => {
-    await globalThis.__client.sync.now();
-    await globalThis.__client.WebApi.createRecord("msdyn_workorderservicetask", { msdyn_name: "Two-tab task", msdyn_workorder: { logicalname: "msdyn_workorder", id: wo } });
-    // Both tabs ask for a pass at once: the Web Lock lets one upload, the other finds nothing to send.
-    await Promise.all([globalThis.__client.sync.now()]);
-  }, wo);
-  await a.evaluate(() => globalThis.__client.sync.now());
-  await a.waitForFunction(() => globalThis.__changes > 0);
-  const rows = (await admin("GET", `msdyn_workorderservicetasks?$select=msdyn_name&$filter=msdyn_name eq 'Two-tab task'`)).body.value;
-  assert.equal(rows.length, 1, "uploaded once");
-  // Closing the leader hands the role over.
-  const leaderPage = (await leaders())[0] ? a : b;
-  const other = leaderPage === a ? b : a;
-  await leaderPage.close();
-  await other.waitForFunction(() => globalThis.__client.sync.isLeader, null, { timeout: 10000 });
-  await context.close();
 });
 
 test("relative-date windows move with the clock: bookings that leave the window are evicted, unmodified ones that enter it arrive", async () => {

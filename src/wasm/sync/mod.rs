@@ -212,8 +212,7 @@ impl SyncInner {
         if staged.ops.length() == 0 {
             return Ok(());
         }
-        staged.names.sort();
-        staged.names.dedup();
+        crate::sort::sort_dedup(&mut staged.names);
         let refs: Vec<&str> = staged.names.iter().map(String::as_str).collect();
         idb::write(&self.store.db, stores(&refs), staged.ops).await.map_err(|e| idb_err("sync: storing rows", e))?;
         Ok(())
@@ -549,7 +548,7 @@ impl SyncEngine {
         let o: EngineOptions = if options.is_undefined() || options.is_null() {
             EngineOptions { conflict_policy: None, page_size: None }
         } else {
-            serde_wasm_bindgen::from_value(options).map_err(|e| bad_argument("sync options", e))?
+            crate::wasm::convert::from_value(options).map_err(|e| bad_argument("sync options", e))?
         };
         let policy = match o.conflict_policy.as_deref() {
             None | Some("clientWins") => ConflictPolicy::ClientWins,
