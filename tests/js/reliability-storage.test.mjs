@@ -185,6 +185,47 @@ test("a quota exceeded during a first-sync download page: StorageFull, whole pag
   }
 });
 
+test("a QuotaExceededError thrown inside a first-sync download page's transaction (stand-in for a full disk): StorageFull, whole pages only, and the sync completes once space is freed", {
+  timeout: SOAK ? 3600000 : 180000,
+}, async () => {
+  // The real-quota case above no longer triggers (see its note), so this one makes IndexedDB refuse a page the way a
+  // full disk does: the put of the K-th downloaded row throws QuotaExceededError inside the page's transaction (K
+  // random, seeded), after earlier rows of that page were already queued in it. Chromium itself is not out of space;
+  // everything else (the transaction, its rollback, the error mapping, the resume) is the real one.
+  const rand = rng(SEED + 1);
+  const total = Object.values(reference).reduce((n, k) => n + k.length, 0);
+  for (let trial = 0; trial < TRIALS; trial++) {
+    const d = await device();
+    const failAt = 1 + Math.floor(rand() * (total - 2));
+    const failure = await d.run(async (client, a) => {
+      const put = IDBObjectStore.prototype.put;
+      let rows = 0;
+      IDBObjectStore.prototype.put = function (...args) {
+        if (this.name.startsWith("t:") && ++rows === a.failAt) throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
+        return put.apply(this, args);
+      };
+      try {
+        return await client.sync.now();
+      } finally {
+        IDBObjectStore.prototype.put = put;
+      }
+    }, { failAt });
+    assert.ok(failure.error, `trial ${trial}: the sync failed (row ${failAt})`);
+    assert.equal(failure.error.errorCode, STORAGE_FULL, `trial ${trial}: ${failure.error.errorName}: ${failure.error.message}`);
+    const snap = ok(await d.run(snapshot));
+    assertConsistent(snap, `trial ${trial} after the failure`);
+    const partial = Object.values(snap.tables).reduce((n, t) => n + t.keys.length, 0);
+    assert.ok(partial < failAt, `trial ${trial}: the refused page left no row behind (${partial} stored, refused at row ${failAt})`);
+    const report = ok(await d.run(async (client) => client.sync.now()));
+    assert.equal(report.firstSyncComplete, true);
+    const done = ok(await d.run(snapshot));
+    for (const [t, { keys }] of Object.entries(done.tables)) assert.deepEqual(keys, reference[t], `trial ${trial}: ${t} after recovery`);
+    console.log(`reliability-storage: stand-in trial ${trial} refused at row ${failAt}, stored ${partial}/${total} whole-page rows, recovered`);
+    ok(await d.run(async (client) => client.signOut().then(() => true)));
+    await d.page.close();
+  }
+});
+
 test("a quota exceeded during a local write: StorageFull, neither the row nor its outbox entry is stored, and writes succeed once space is freed", { timeout: 180000 }, async () => {
   const d = await device();
   ok(await d.run(async (client) => client.sync.now().then(() => true)));
