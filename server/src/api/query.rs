@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 use xrm_offline::query::plan::{Columns, Query};
-use xrm_offline::query::{execute, matches, parse_fetchxml, parse_odata, MemorySource, Row, RowSource};
+use xrm_offline::query::{execute, matches, parse_fetchxml, parse_odata, MemorySource, Row};
 use xrm_offline::schema::{Schema, TableDef};
 
 use super::crud::{context_url, into_etag, with_etag};
@@ -176,6 +176,7 @@ pub fn collection(ctx: &Ctx<'_>, db: &mut Db, table: &TableDef, req: &Request) -
         out.push(b',');
     }
     out.extend_from_slice(b"\"value\":[");
+    shaper.prefetch_names(table, &page.rows, cols.clone());
     for (i, r) in page.rows.into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -381,24 +382,28 @@ fn whole_page(
     let total = result.entities.len();
     let more = total > offset.saturating_add(page_size);
     let page: Vec<Row> = result.entities.into_iter().skip(offset).take(page_size).collect();
+    let result_repeats = !q.joins.is_empty();
     // The engine's rows are projected; answer from the stored rows (annotations, etag) plus its extra keys. The
     // source already holds every stored row of the table the caller may read (with etag): no second read.
-    let stored: HashMap<&str, &Row> = {
-        let mut m = HashMap::new();
-        for r in src.rows(&table.logical_name.to_ascii_lowercase()) {
-            if let Some(id) = r.get(&pid).and_then(Value::as_str) {
-                m.entry(id).or_insert(r);
-            }
+    let mut stored: HashMap<String, Row> = HashMap::new();
+    for r in src.take(&table.logical_name) {
+        if let Some(id) = r.get(&pid).and_then(Value::as_str).map(str::to_string) {
+            stored.entry(id).or_insert(r);
         }
-        m
-    };
+    }
+    drop(src);
     let rows: Vec<Row> = page
         .into_iter()
         .map(|e| {
             let id = e.get(&pid).and_then(Value::as_str).unwrap_or_default();
-            match stored.get(id) {
-                Some(s) => {
-                    let mut r = (*s).clone();
+            // A row appears once on a page unless link-entities repeat it: then a copy.
+            let found = match stored.get(id) {
+                Some(_) if result_repeats => stored.get(id).cloned(),
+                Some(_) => stored.remove(id),
+                None => None,
+            };
+            match found {
+                Some(mut r) => {
                     for (k, v) in e {
                         if !r.contains_key(&k) && table.attribute_by_row_key(&k).is_none() && !k.starts_with('@') {
                             r.insert(k, v);
@@ -410,8 +415,6 @@ fn whole_page(
             }
         })
         .collect();
-    drop(stored);
-    drop(src);
     cookie.first = rows.first().and_then(|r| r.get(&pid)).and_then(Value::as_str).map(str::to_string);
     cookie.last = rows.last().and_then(|r| r.get(&pid)).and_then(Value::as_str).map(str::to_string);
     Ok(Page { rows, count: if q.count { Some(result.count.unwrap_or(total)) } else { None }, more, cookie })
