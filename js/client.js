@@ -4,6 +4,7 @@ import { OfflineStore, loadProfile } from "./xrm_offline.js";
 import { peekMeta } from "./idb.js";
 import { OnlineWebApi } from "./online.js";
 import { xrmError } from "./errors.js";
+import { readWhoAmI, sessionFromWhoAmI } from "./whoami.js";
 import { Sync } from "./sync.js";
 import { Hooks } from "./hooks.js";
 
@@ -313,7 +314,7 @@ export async function open(options) {
 
   let who = null;
   try {
-    who = await (await online.send("GET", "WhoAmI", { timeoutMs: options.connectivityTimeoutMs ?? 5000 })).json();
+    who = await readWhoAmI(await online.send("GET", "WhoAmI", { timeoutMs: options.connectivityTimeoutMs ?? 5000 }));
   } catch (e) {
     if (e.errorName !== "NetworkUnavailable") throw e;
   }
@@ -322,17 +323,21 @@ export async function open(options) {
   let schemaJson;
   let profileDoc;
   if (who) {
-    session = { userId: who.UserId.toLowerCase(), businessUnitId: who.BusinessUnitId?.toLowerCase(), teamIds: options.teamIds ?? [] };
+    session = sessionFromWhoAmI(who, options.teamIds ?? []);
     profileDoc = typeof options.profile === "object" ? options.profile : await fetchProfile(online, profileKey);
     const tables = typeof options.profile === "object" ? tablesOf(options.profile) : tablesOf({ items: profileDoc.profile.MobileOfflineProfile_MobileOfflineProfileItem });
     schemaJson = options.schema ? (typeof options.schema === "string" ? options.schema : JSON.stringify(options.schema)) : await fetchSchema(online, tables);
     saveSession(serverUrl, session);
   } else {
-    session = loadSession(serverUrl) ?? (options.userId ? { userId: options.userId.toLowerCase(), teamIds: options.teamIds ?? [] } : null);
-    if (!session) {
+    // The user the app names (options.userId) wins over the last user remembered on this device: on a shared
+    // device, an offline start must never open another user's database.
+    const last = loadSession(serverUrl);
+    const userId = options.userId ? String(options.userId).toLowerCase() : last?.userId;
+    if (!userId) {
       throw xrmError("NetworkUnavailable", "Network or Service Unavailable: the first start needs the server (to learn the user, the profile and the schema)");
     }
-    const name = `xrm-offline/${FORMAT}/${serverUrl.toLowerCase()}/${session.userId}/${profileKey}`;
+    const name = `xrm-offline/${FORMAT}/${serverUrl.toLowerCase()}/${userId}/${profileKey}`;
+    session = (await peekMeta(name, "session")) ?? (last?.userId === userId ? last : { userId, teamIds: options.teamIds ?? [] });
     schemaJson = await peekMeta(name, "schema");
     profileDoc = await peekMeta(name, "profile");
     if (!schemaJson || !profileDoc) {

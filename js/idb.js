@@ -12,6 +12,10 @@ export function request(req) {
   });
 }
 
+// Every export the Rust side awaits is an `async function`: a synchronous throw (db.transaction on a closed
+// connection throws InvalidStateError) must become a rejected promise. Thrown synchronously through the
+// wasm-bindgen glue it left the wasm instance in a broken state, and every later call of the page failed.
+
 /** Resolves when the transaction commits; rejects with its error when it aborts. */
 function done(tx) {
   return new Promise((resolve, reject) => {
@@ -81,7 +85,7 @@ export async function openDatabase(layout) {
 }
 
 /** Deletes a database (sign-out, reconfigure). */
-export function deleteDatabase(name) {
+export async function deleteDatabase(name) {
   return request(indexedDB.deleteDatabase(name));
 }
 
@@ -117,12 +121,12 @@ export async function write(db, stores, ops) {
 }
 
 /** One row by key, or undefined. */
-export function get(db, store, key) {
+export async function get(db, store, key) {
   return request(db.transaction(store, "readonly").objectStore(store).get(key));
 }
 
 /** Rows of `store`, optionally through `index` with a key range `{only}` / `{lower, upper, lowerOpen, upperOpen}`. */
-export function getAll(db, store, index, range, count) {
+export async function getAll(db, store, index, range, count) {
   const s = db.transaction(store, "readonly").objectStore(store);
   const source = index ? s.index(index) : s;
   return request(source.getAll(toRange(range), count));
@@ -217,7 +221,7 @@ export function getAllJsonDesc(db, store, index, range, count, after) {
 }
 
 /** Number of rows in a store. */
-export function count(db, store) {
+export async function count(db, store) {
   return request(db.transaction(store, "readonly").objectStore(store).count());
 }
 

@@ -385,9 +385,9 @@ export interface HooksApi {
   on(event: "error" | "deadLetter", fn: (e: HookErrorEvent) => void): () => void;
 }
 
-/** A progress event: `{phase: "download" | "delta" | "upload" | "done", table?, tablesDone?, tablesTotal?, rows?, bytes?}`. */
+/** A progress event: `{phase: "download" | "delta" | "upload" | "retry" | "done", table?, tablesDone?, tablesTotal?, rows?, bytes?}` (retry: as in `SyncLogEntry`). */
 export interface SyncProgress {
-  phase: "download" | "delta" | "upload" | "done";
+  phase: "download" | "delta" | "upload" | "retry" | "done";
   table?: string;
   tablesDone?: number;
   tablesTotal?: number;
@@ -397,6 +397,13 @@ export interface SyncProgress {
   total?: number;
   report?: SyncReport;
 }
+
+/** One entry of `client.sync.log()`. */
+export type SyncLogEntry =
+  | { phase: "retry"; at: number; method: string; url: string; status: number | null; attempt: number; delayMs: number; retryAfterMs: number | null }
+  | { phase: "backoff"; at: number; reason: string; attempt: number; retryAfterMs?: number; delayMs: number }
+  | { phase: "complete"; at: number; uploaded: number; downloaded: number; requests: number }
+  | { phase: "error"; at: number; message: string };
 
 /** `client.sync`. */
 export interface SyncApi {
@@ -411,6 +418,8 @@ export interface SyncApi {
   retry(syncerrorid: string): Promise<void>;
   /** Resolves a sync error without retrying it. */
   discard(syncerrorid: string): Promise<void>;
+  /** The sync log, oldest first (the last 500 entries): retries inside a pass, the backoff before the next pass, completions, errors. */
+  log(): SyncLogEntry[];
   on(event: "progress", fn: (e: SyncProgress) => void): () => void;
   on(event: "complete", fn: (r: SyncReport) => void): () => void;
   on(event: "error", fn: (e: XrmOfflineError) => void): () => void;
@@ -439,7 +448,10 @@ export interface OpenOptions {
   syncPageSize?: number;
   /** First retry delay of a failed hook run, doubling per attempt (default 1000 ms). */
   hookRetryBaseMs?: number;
-  /** The user to open offline when the device has never reached the server in this browser profile. */
+  /**
+   * The user to open when the server cannot be reached (the last signed-in user otherwise). An offline start opens this
+   * user's database only, never another user's; with the server reachable, the token's user (WhoAmI) decides.
+   */
   userId?: string;
   /** The user's team ids, for eq-userteams / eq-useroruserteams. */
   teamIds?: string[];

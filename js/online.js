@@ -258,12 +258,21 @@ export function idFromEntityId(header) {
   return m[1].toLowerCase();
 }
 
-/** Parses a multipart/mixed `$batch` response into Response objects (change sets flattened, in order). */
+/** How deep change sets may nest in a `$batch` response (Dataverse nests one level). */
+const MAX_BATCH_DEPTH = 4;
+
+/**
+ * Parses a multipart/mixed `$batch` response into Response objects (change sets flattened, in order). A response
+ * that is not one (a part whose status line, headers or nesting no Response can hold) is a ServerError, never a
+ * TypeError or RangeError from the Response constructor.
+ */
 export function parseBatchResponse(text, contentType) {
   const m = /boundary=("?)([^";]+)\1/i.exec(contentType);
   if (!m) throw xrmError("InvalidArgument", "the $batch response has no multipart boundary");
   const out = [];
-  const walk = (body, boundary) => {
+  const bad = (what) => xrmError("ServerError", `the $batch response is malformed: ${what}`);
+  const walk = (body, boundary, depth) => {
+    if (depth > MAX_BATCH_DEPTH) throw bad(`change sets nested more than ${MAX_BATCH_DEPTH} levels deep`);
     const sections = body.split(`--${boundary}`).slice(1);
     for (const section of sections) {
       if (section.startsWith("--")) break;
@@ -272,7 +281,7 @@ export function parseBatchResponse(text, contentType) {
       const rest = section.slice(sep + 4);
       const inner = /Content-Type:\s*multipart\/mixed;\s*boundary=("?)([^"\r\n;]+)\1/i.exec(head);
       if (inner) {
-        walk(rest, inner[2]);
+        walk(rest, inner[2], depth + 1);
         continue;
       }
       const statusEnd = rest.indexOf("\r\n");
@@ -284,13 +293,23 @@ export function parseBatchResponse(text, contentType) {
       const headers = new Headers();
       for (const line of headerLines) {
         const i = line.indexOf(":");
-        if (i > 0) headers.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
+        if (i <= 0) continue;
+        try {
+          headers.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
+        } catch {
+          throw bad(`a part has a header no HTTP response can hold (${JSON.stringify(line.slice(0, 80))})`);
+        }
       }
       const code = status ? Number(status[1]) : 500;
+      if (code < 200 || code > 599) throw bad(`a part has status ${code}`);
       const nullBody = code === 204 || code === 304;
-      out.push(new Response(nullBody ? null : payload, { status: code, statusText: status?.[2] ?? "", headers }));
+      try {
+        out.push(new Response(nullBody ? null : payload, { status: code, statusText: status?.[2] ?? "", headers }));
+      } catch {
+        throw bad(`a part's status line cannot be read (${JSON.stringify((status?.[0] ?? "").slice(0, 80))})`);
+      }
     }
   };
-  walk(text, m[2]);
+  walk(text, m[2], 0);
   return out;
 }

@@ -6,6 +6,8 @@ import { SyncEngine } from "./xrm_offline.js";
 import { xrmError } from "./errors.js";
 
 const MIN_RETRY_MS = 1000;
+/** Entries `sync.log()` keeps (the oldest go first). */
+const LOG_SIZE = 500;
 
 export class Sync {
   constructor(client, options) {
@@ -16,6 +18,7 @@ export class Sync {
     this.timer = null;
     this.isLeader = false;
     this.closed = false;
+    this.entries = [];
     const policy = options.conflictPolicy ?? "clientWins";
     const resolver = typeof policy === "function" ? policy : undefined;
     const online = client.online;
@@ -48,7 +51,10 @@ export class Sync {
       transport,
       { conflictPolicy: resolver ? "resolver" : policy, pageSize: options.syncPageSize },
       resolver,
-      (event) => this.emit("progress", event),
+      (event) => {
+        if (event.phase === "retry") this.record(event);
+        this.emit("progress", event);
+      },
     );
     const name = client.store.name;
     this.lockName = `xrm-offline:pass:${name}`;
@@ -76,6 +82,28 @@ export class Sync {
 
   emit(event, value) {
     this.events.emit(event, value);
+  }
+
+  /**
+   * The sync log, oldest first (the last 500 entries): `retry` (a request retried inside a pass: method, url,
+   * status or null when no answer came, attempt, delayMs, retryAfterMs), `backoff` (a pass stopped: the wait before
+   * the next one, delayMs, at least retryAfterMs), `complete` and `error`. Each entry has `at` (ms since the epoch).
+   */
+  log() {
+    return this.entries.map((e) => ({ ...e }));
+  }
+
+  record(entry) {
+    this.entries.push({ at: Date.now(), ...entry });
+    if (this.entries.length > LOG_SIZE) this.entries.splice(0, this.entries.length - LOG_SIZE);
+  }
+
+  /** Logs the wait before the next pass and, in the scheduling tab, schedules it. */
+  backoff(reason, retryAfterMs) {
+    const attempt = this.attempt;
+    const delayMs = this.retryDelay(retryAfterMs);
+    this.record({ phase: "backoff", reason, attempt, retryAfterMs, delayMs });
+    if (this.isLeader) this.schedule(delayMs);
   }
 
   /** Becomes the tab that schedules passes (Web Locks hand the role over when the leader tab closes). */
@@ -114,7 +142,7 @@ export class Sync {
     if (!(await this.client.network.check())) {
       const e = xrmError("NetworkUnavailable", "Network or Service Unavailable: sync runs when the server can be reached");
       this.emit("error", e);
-      if (this.isLeader) this.schedule(this.retryDelay(undefined));
+      this.backoff(e.message, undefined);
       throw e;
     }
     return this.exclusive(async () => {
@@ -128,16 +156,18 @@ export class Sync {
         this.channel?.postMessage({ type: "changed", firstSyncComplete: report.firstSyncComplete });
         if (report.retryAfterMs !== undefined) {
           this.emit("error", xrmError("NetworkUnavailable", report.stopped ?? "sync stopped; retrying"));
-          if (this.isLeader) this.schedule(this.retryDelay(report.retryAfterMs));
+          this.backoff(report.stopped ?? "sync stopped", report.retryAfterMs);
         } else {
           this.attempt = 0;
+          this.record({ phase: "complete", uploaded: report.uploaded, downloaded: report.downloaded, requests: report.requests });
           this.emit("complete", report);
           if (this.isLeader) this.schedule(Math.max(MIN_RETRY_MS, await this.engine.nextDueInMs()));
         }
         return report;
       } catch (e) {
         this.emit("error", e);
-        if (this.isLeader) this.schedule(this.retryDelay(undefined));
+        this.record({ phase: "error", message: String(e?.message ?? e) });
+        this.backoff(String(e?.message ?? e), undefined);
         throw e;
       } finally {
         this.running = false;
@@ -153,7 +183,7 @@ export class Sync {
       const report = await this.engine.upload();
       report.online = await this.runOnline();
       this.channel?.postMessage({ type: "changed" });
-      if (report.retryAfterMs !== undefined && this.isLeader) this.schedule(this.retryDelay(report.retryAfterMs));
+      if (report.retryAfterMs !== undefined) this.backoff(report.stopped ?? "upload stopped", report.retryAfterMs);
       this.emit("state", this.client.stateName());
       return report;
     });

@@ -28,6 +28,7 @@ const wasmOpt = join(root, "node_modules", ".bin", "wasm-opt");
 const wasmFile = join(pkg, "xrm_offline_bg.wasm");
 run(wasmOpt, [
   "-Oz",
+  "--converge",
   "--enable-bulk-memory",
   "--enable-mutable-globals",
   "--enable-nontrapping-float-to-int",

@@ -8,9 +8,11 @@
 pub mod dates;
 pub mod error;
 pub mod hooks;
+pub mod num;
 pub mod profile;
 pub mod query;
 pub mod schema;
+pub mod sort;
 pub mod store;
 pub mod sync;
 

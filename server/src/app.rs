@@ -100,6 +100,14 @@ impl App {
                     sleep(delay_ms);
                     Outcome::Drop
                 }
+                FaultAction::Lose { delay_ms } => {
+                    sleep(delay_ms);
+                    if req.path.starts_with(api::PREFIX) {
+                        // The change is stored; only its answer is lost on the way back.
+                        let _ = api::handle(self, req);
+                    }
+                    Outcome::Drop
+                }
             };
         }
         Outcome::Respond(self.static_file(req))

@@ -20,6 +20,13 @@ pub struct FaultConfig {
     pub drop_rate: f64,
     /// Latency added before every matching request is handled.
     pub latency_ms: u64,
+    /// Share of requests that are slow: `slow_ms` more latency (a congested network, a long server stall).
+    pub slow_rate: f64,
+    /// The extra latency of a slow request.
+    pub slow_ms: u64,
+    /// Share of requests that are handled (the change is stored) but whose answer is lost: the connection closes
+    /// without a response, as when the network drops while the answer travels back.
+    pub lost_rate: f64,
     /// Only requests whose path starts with one of these (default: every `/api/` request).
     pub paths: Option<Vec<String>>,
     /// Methods the faults apply to (default: all).
@@ -39,6 +46,9 @@ impl FaultConfig {
             match k.as_str() {
                 "errorRate" => c.error_rate = rate(val, k)?,
                 "dropRate" => c.drop_rate = rate(val, k)?,
+                "slowRate" => c.slow_rate = rate(val, k)?,
+                "lostRate" => c.lost_rate = rate(val, k)?,
+                "slowMs" => c.slow_ms = val.as_u64().filter(|n| *n <= 120_000).ok_or("slowMs must be 0..120000")?,
                 "statuses" => {
                     let list = val.as_array().ok_or("statuses must be an array of status codes")?;
                     c.statuses = list
@@ -69,7 +79,8 @@ impl FaultConfig {
     fn to_json(&self) -> Value {
         json!({
             "errorRate": self.error_rate, "statuses": self.statuses, "retryAfterSeconds": self.retry_after_seconds,
-            "dropRate": self.drop_rate, "latencyMs": self.latency_ms, "paths": self.paths, "methods": self.methods,
+            "dropRate": self.drop_rate, "latencyMs": self.latency_ms, "slowRate": self.slow_rate, "slowMs": self.slow_ms,
+            "lostRate": self.lost_rate, "paths": self.paths, "methods": self.methods,
             "maxFaults": self.max_faults, "seed": self.seed,
         })
     }
@@ -104,6 +115,11 @@ pub enum FaultAction {
         /// Latency to add first.
         delay_ms: u64,
     },
+    /// Handle it (after `delay_ms`), then close the connection without sending the answer.
+    Lose {
+        /// Latency to add first.
+        delay_ms: u64,
+    },
 }
 
 #[derive(Default)]
@@ -117,7 +133,9 @@ struct State {
     by_path: BTreeMap<String, u64>,
     errors: u64,
     dropped: u64,
+    lost: u64,
     delayed: u64,
+    slowed: u64,
 }
 
 /// Fault settings and counters.
@@ -169,12 +187,16 @@ impl Faults {
             if !path_ok || !method_ok {
                 return FaultAction::Pass { delay_ms: 0 };
             }
-            let delay_ms = c.latency_ms;
+            let mut delay_ms = c.latency_ms;
             if delay_ms > 0 {
                 s.delayed += 1;
             }
             if c.max_faults.is_some_and(|m| s.injected >= m) {
                 return FaultAction::Pass { delay_ms };
+            }
+            if c.slow_rate > 0.0 && next_f64(&mut s.rng) < c.slow_rate {
+                s.slowed += 1;
+                delay_ms += c.slow_ms;
             }
             if c.drop_rate > 0.0 && next_f64(&mut s.rng) < c.drop_rate {
                 s.injected += 1;
@@ -188,6 +210,11 @@ impl Faults {
                 s.next_status += 1;
                 return FaultAction::Fail { delay_ms, response: fault_response(status, c.retry_after_seconds) };
             }
+            if c.lost_rate > 0.0 && next_f64(&mut s.rng) < c.lost_rate {
+                s.injected += 1;
+                s.lost += 1;
+                return FaultAction::Lose { delay_ms };
+            }
             FaultAction::Pass { delay_ms }
         })
     }
@@ -197,7 +224,9 @@ impl Faults {
         self.with(|s| {
             json!({
                 "requests": s.requests, "byMethod": s.by_method, "byPath": s.by_path,
-                "faults": { "errors": s.errors, "dropped": s.dropped, "delayed": s.delayed },
+                "faults": {
+                    "errors": s.errors, "dropped": s.dropped, "lost": s.lost, "delayed": s.delayed, "slowed": s.slowed,
+                },
             })
         })
     }
@@ -210,7 +239,9 @@ impl Faults {
             s.by_path.clear();
             s.errors = 0;
             s.dropped = 0;
+            s.lost = 0;
             s.delayed = 0;
+            s.slowed = 0;
         });
     }
 }

@@ -13,15 +13,6 @@ fn admin(port: u16, method: &str, path: &str, body: Option<serde_json::Value>) -
 }
 
 #[test]
-fn admin_endpoints_do_not_exist_without_the_flag() {
-    let s = server(None, false);
-    assert_eq!(admin(s.port, "POST", "/_admin/faults", Some(json!({"errorRate": 1}))).status, 404);
-    assert_eq!(admin(s.port, "GET", "/_admin/stats", None).status, 404);
-    assert_eq!(admin(s.port, "POST", "/_admin/clock", Some(json!({"now": "2030-01-01T00:00:00Z"}))).status, 404);
-    assert_eq!(get(s.port, "tech1-token", "WhoAmI").status, 200);
-}
-
-#[test]
 fn error_rate_answers_with_the_chosen_statuses_in_turn() {
     let s = server(None, true);
     let r = admin(
@@ -110,4 +101,43 @@ fn the_clock_can_be_moved_for_date_windows() {
     assert_eq!(admin(s.port, "POST", "/_admin/clock", Some(json!({"now": "bad"}))).status, 400);
     let r = admin(s.port, "DELETE", "/_admin/clock", None);
     assert_eq!(r.json()["offsetMs"], 0);
+}
+
+#[test]
+fn lost_answers_store_the_change_but_close_without_a_response() {
+    let s = server(None, true);
+    let r =
+        admin(s.port, "POST", "/_admin/faults", Some(json!({"lostRate": 1.0, "methods": ["POST"], "maxFaults": 1})));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["faults"]["lostRate"], 1.0);
+    let body = json!({"name": "lost answer"}).to_string();
+    let r = try_send(
+        s.port,
+        "POST",
+        &format!("{API}accounts"),
+        &[("Authorization", "Bearer admin-token"), ("Content-Type", "application/json")],
+        Some(body.as_bytes()),
+    );
+    assert!(matches!(r, Err(NetError::Closed)), "{r:?}");
+    // The row was created although the client never heard about it.
+    let found = get(s.port, "admin-token", "accounts?$select=name&$filter=name eq 'lost answer'");
+    assert_eq!(found.json()["value"].as_array().unwrap().len(), 1);
+    assert_eq!(admin(s.port, "GET", "/_admin/stats", None).json()["faults"]["lost"], 1);
+}
+
+#[test]
+fn slow_rate_delays_some_requests_by_slow_ms() {
+    let s = server(None, true);
+    admin(s.port, "POST", "/_admin/faults", Some(json!({"slowRate": 0.5, "slowMs": 250, "seed": 3})));
+    let mut slow = 0;
+    for _ in 0..12 {
+        let t = Instant::now();
+        assert_eq!(get(s.port, "tech1-token", "WhoAmI").status, 200);
+        if t.elapsed() >= Duration::from_millis(250) {
+            slow += 1;
+        }
+    }
+    assert!((1..12).contains(&slow), "some but not all requests are slow: {slow}");
+    assert_eq!(admin(s.port, "GET", "/_admin/stats", None).json()["faults"]["slowed"], slow);
+    assert_eq!(admin(s.port, "POST", "/_admin/faults", Some(json!({"slowMs": 999_999}))).status, 400);
 }

@@ -290,7 +290,7 @@ fn record_key(e: &HookEntry) -> (String, String) {
 pub fn next_post(entries: &[HookEntry], registered: &BTreeSet<String>, now_ms: f64) -> NextPost {
     let mut sorted: Vec<&HookEntry> =
         entries.iter().filter(|e| e.kind == EntryKind::Post && e.state == EntryState::Pending).collect();
-    sorted.sort_by_key(|e| e.seq.unwrap_or(u64::MAX));
+    crate::sort::sort_by_key(&mut sorted, |e| e.seq.unwrap_or(u64::MAX));
     let mut blocked: BTreeSet<(String, String)> = BTreeSet::new();
     let mut wake: Option<f64> = None;
     for e in sorted {

@@ -755,8 +755,8 @@ impl<'a> Compiler<'a> {
                 if let Ok(i) = t.parse::<i64>() {
                     Ok(Num::Int(i))
                 } else {
-                    match t.parse::<f64>() {
-                        Ok(f) if f.is_finite() && !t.is_empty() => Ok(Num::Float(f)),
+                    match crate::num::parse_f64(t) {
+                        Some(f) if f.is_finite() && !t.is_empty() => Ok(Num::Float(f)),
                         _ => Err(bad(s)),
                     }
                 }

@@ -64,7 +64,7 @@ pub fn execute(schema: &Schema, query: &Query, source: &dyn RowSource, ctx: &Eva
         .filter(|&i| filter.as_ref().is_none_or(|p| p.test_slots(&flat[i * stride..(i + 1) * stride])))
         .collect();
 
-    sort_rows(&mut kept, &orders, |i| &flat[i * stride..(i + 1) * stride], ctx.utc_offset_minutes);
+    sort_rows(&mut kept, &orders, &|i| &flat[i * stride..(i + 1) * stride], ctx.utc_offset_minutes);
 
     // Project (all rows when distinct must compare them, else only the page).
     let project = |i: usize| -> Row {
@@ -123,7 +123,7 @@ pub fn execute(schema: &Schema, query: &Query, source: &dyn RowSource, ctx: &Eva
 /// A key two equal rows share, whatever the order of their columns.
 fn canonical(row: &Row) -> String {
     let mut pairs: Vec<(&String, &Value)> = row.iter().collect();
-    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    crate::sort::sort_by(&mut pairs, |a, b| a.0.cmp(b.0));
     let mut s = String::new();
     for (k, v) in pairs {
         s.push_str(k);
@@ -435,11 +435,12 @@ fn sort_value(o: &OrderKey<'_>, row: Option<&Row>, off: i32) -> SortVal {
     }
 }
 
-/// Stable sort of row indexes by the order keys: ascending puts nulls first, descending puts them last.
+/// Stable sort of row indexes by the order keys: ascending puts nulls first, descending puts them last. `rows` is
+/// `dyn` so the standard sort below is compiled once (its own copy, not [`crate::sort`]: this one sorts many rows).
 fn sort_rows<'r>(
     kept: &mut Vec<usize>,
     orders: &[OrderKey<'_>],
-    rows: impl Fn(usize) -> &'r [Option<&'r Row>],
+    rows: &dyn Fn(usize) -> &'r [Option<&'r Row>],
     off: i32,
 ) {
     if orders.is_empty() {
@@ -551,7 +552,7 @@ impl<'a> PreparedExpand<'a> {
             return kept.first().map_or(Value::Null, |&i| self.project(related[i], off));
         }
         let slots: Vec<[Option<&Row>; 1]> = related.iter().map(|r| [Some(*r)]).collect();
-        sort_rows(&mut kept, &self.orders, |i| &slots[i][..], off);
+        sort_rows(&mut kept, &self.orders, &|i| &slots[i][..], off);
         if let Some(top) = self.top {
             kept.truncate(top as usize);
         }

@@ -176,6 +176,10 @@ impl XmlWriter<'_> {
     }
 
     fn fetch(&mut self, q: &Query) -> Result<()> {
+        if q.top == Some(0) && self.strict {
+            // FetchXML's `top` is 1 or more: `$top=0` (no rows) has no FetchXML form.
+            return Err(Error::argument("$top=0 has no FetchXML form: 'top' of <fetch> must be 1 or more"));
+        }
         self.out.push_str("<fetch");
         if let Some(t) = q.top {
             self.attr("top", &t.to_string());

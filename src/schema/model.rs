@@ -301,6 +301,10 @@ pub struct Schema {
     tables: Vec<TableDef>,
     by_name: HashMap<String, usize>,
     by_set: HashMap<String, usize>,
+    /// Lower-case relationship schema name -> (table, is one-to-many, index), the first table listing it winning.
+    by_relationship: HashMap<String, (usize, bool, usize)>,
+    /// Lower-case relationship `MetadataId` -> the same, for the relationships that have one.
+    by_relationship_id: HashMap<String, (usize, bool, usize)>,
 }
 
 impl Schema {
@@ -319,11 +323,41 @@ impl Schema {
             self.by_set.remove(&self.tables[i].entity_set_name);
             self.by_set.insert(table.entity_set_name.clone(), i);
             self.tables[i] = table;
+            // A replaced table may have listed relationships others list too: index them all again.
+            self.by_relationship.clear();
+            self.by_relationship_id.clear();
+            for t in 0..self.tables.len() {
+                self.index_relationships(t);
+            }
         } else {
             let i = self.tables.len();
             self.by_name.insert(table.logical_name.clone(), i);
             self.by_set.insert(table.entity_set_name.clone(), i);
             self.tables.push(table);
+            self.index_relationships(i);
+        }
+    }
+
+    /// Indexes the relationships of table `t` (look-ups were a scan of every table: quadratic over a profile of
+    /// many items).
+    fn index_relationships(&mut self, t: usize) {
+        let def = &self.tables[t];
+        let all = def.many_to_one.iter().enumerate().map(|(i, r)| (false, i, r));
+        let all = all.chain(def.one_to_many.iter().enumerate().map(|(i, r)| (true, i, r)));
+        for (one_to_many, i, r) in all {
+            self.by_relationship.entry(r.schema_name.to_ascii_lowercase()).or_insert((t, one_to_many, i));
+            if !r.metadata_id.is_empty() {
+                self.by_relationship_id.entry(r.metadata_id.to_ascii_lowercase()).or_insert((t, one_to_many, i));
+            }
+        }
+    }
+
+    fn relationship_at(&self, (t, one_to_many, i): (usize, bool, usize)) -> Option<&Relationship> {
+        let def = self.tables.get(t)?;
+        if one_to_many {
+            def.one_to_many.get(i)
+        } else {
+            def.many_to_one.get(i)
         }
     }
 
@@ -346,9 +380,15 @@ impl Schema {
             Error::new(
                 ErrorCode::TableNotFound,
                 format!(
-                    "The entity with a name = '{}' was not found in the schema (known tables: {})",
+                    "The entity with a name = '{}' was not found in the schema (known tables: {}{})",
                     logical_name,
-                    self.tables.iter().map(|t| t.logical_name.as_str()).collect::<Vec<_>>().join(", ")
+                    // The first 50: the message stays readable (and small) whatever the schema holds.
+                    self.tables.iter().take(50).map(|t| t.logical_name.as_str()).collect::<Vec<_>>().join(", "),
+                    if self.tables.len() > 50 {
+                        format!(" and {} more", self.tables.len() - 50)
+                    } else {
+                        String::new()
+                    }
                 ),
             )
         })
@@ -361,14 +401,14 @@ impl Schema {
 
     /// A relationship by schema name, from whichever table lists it.
     pub fn relationship(&self, schema_name: &str) -> Option<&Relationship> {
-        self.tables.iter().find_map(|t| t.relationship(schema_name))
+        self.by_relationship.get(&schema_name.to_ascii_lowercase()).and_then(|&at| self.relationship_at(at))
     }
 
     /// A relationship by `MetadataId` (case-insensitive).
     pub fn relationship_by_id(&self, metadata_id: &str) -> Option<&Relationship> {
-        self.tables
-            .iter()
-            .flat_map(|t| t.many_to_one.iter().chain(t.one_to_many.iter()))
-            .find(|r| r.metadata_id.eq_ignore_ascii_case(metadata_id))
+        if metadata_id.is_empty() {
+            return None;
+        }
+        self.by_relationship_id.get(&metadata_id.to_ascii_lowercase()).and_then(|&at| self.relationship_at(at))
     }
 }

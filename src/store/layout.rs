@@ -92,7 +92,7 @@ pub fn layout(schema: &Schema, name: &str, tables: &[String], index_columns: &dy
                 indexes.push(IndexLayout { name: key.clone(), key_path: key });
             }
         }
-        indexes.sort_by(|a, b| a.name.cmp(&b.name));
+        crate::sort::sort_by(&mut indexes, |a, b| a.name.cmp(&b.name));
         stores.push(StoreLayout {
             name: table_store(&t.logical_name),
             key_path: t.primary_id_attribute.clone(),

@@ -217,8 +217,8 @@ impl SyncPlan {
     pub fn fetch_by_ids(&self, table: &str, ids: &[String], reason: FollowUpReason) -> Result<Vec<FollowUp>> {
         let tp = self.require_table(table)?;
         let def = self.schema().require_table(&tp.table)?;
-        let ids: Vec<String> =
-            ids.iter().filter_map(|i| guid::normalize(i)).collect::<BTreeSet<_>>().into_iter().collect();
+        let mut ids: Vec<String> = ids.iter().filter_map(|i| guid::normalize(i)).collect();
+        crate::sort::sort_dedup(&mut ids);
         ids.chunks(IDS_PER_QUERY)
             .map(|chunk| {
                 Ok(FollowUp { reason, ids: chunk.to_vec(), query: ids_query(def, &tp.primary_id, chunk, &tp.columns)? })

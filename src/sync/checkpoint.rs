@@ -129,7 +129,8 @@ impl Checkpoint {
     pub fn advance(&self, plan: &SyncPlan, page: &Page, stored: u64) -> Result<Checkpoint> {
         let tp = plan.require_table(&self.table)?;
         let mut next = self.clone();
-        next.pages += 1;
+        // Counters only feed progress events: a stored checkpoint holding a huge count must not overflow.
+        next.pages = next.pages.saturating_add(1);
         next.phase = match &self.phase {
             Phase::NotStarted | Phase::Tracking { .. } => match (&page.next, &page.delta_link) {
                 (Some(cursor), _) => Phase::Tracking { cursor: cursor.clone() },
@@ -149,7 +150,7 @@ impl Checkpoint {
                 }
             },
             Phase::Downloading { delta_link, .. } => {
-                next.rows += stored;
+                next.rows = next.rows.saturating_add(stored);
                 match &page.next {
                     Some(cursor) => Phase::Downloading { delta_link: delta_link.clone(), cursor: cursor.clone() },
                     None => Phase::Done { delta_link: delta_link.clone() },

@@ -95,7 +95,8 @@ pub fn read_page(body: &Value, requested: &Cursor) -> Result<Page> {
             _ => 1,
         };
         let cookie = obj.get(PAGING_COOKIE).and_then(Value::as_str).map(paging_cookie_of);
-        Some(Cursor::FetchPage { page: current + 1, cookie })
+        let page = current.checked_add(1).ok_or_else(|| bad("has more rows after page 4294967295"))?;
+        Some(Cursor::FetchPage { page, cookie })
     } else {
         None
     };

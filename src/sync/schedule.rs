@@ -35,7 +35,8 @@ pub fn due_tables(plan: &SyncPlan, now_ms: i64, last_sync: &HashMap<String, i64>
         .into_iter()
         .filter(|(table, minutes)| match last_sync.get(table) {
             None => true,
-            Some(&last) => last > now_ms || now_ms - last >= i64::from(*minutes) * MINUTE_MS,
+            // Saturating: a stored time read back as far past (a corrupted or infinite value) must not overflow.
+            Some(&last) => last > now_ms || now_ms.saturating_sub(last) >= i64::from(*minutes) * MINUTE_MS,
         })
         .map(|(table, _)| table)
         .collect()

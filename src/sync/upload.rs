@@ -128,7 +128,7 @@ fn lookup_ids(changes: &Row) -> impl Iterator<Item = String> + '_ {
 /// Entries are sorted by `seq` first.
 pub fn coalesce(entries: &[OutboxEntry]) -> Coalesced {
     let mut sorted: Vec<&OutboxEntry> = entries.iter().collect();
-    sorted.sort_by_key(|e| e.seq);
+    crate::sort::sort_by_key(&mut sorted, |e| e.seq);
     let mut out: Vec<Option<PendingChange>> = Vec::new();
     let mut open: HashMap<(String, String), usize> = HashMap::new();
     let mut created_at: HashMap<String, usize> = HashMap::new();
@@ -186,7 +186,7 @@ pub fn coalesce(entries: &[OutboxEntry]) -> Coalesced {
             open.insert(key, i);
         }
     }
-    dropped.sort_unstable();
+    crate::sort::sort_by(&mut dropped, Ord::cmp);
     Coalesced { changes: out.into_iter().flatten().collect(), dropped }
 }
 
@@ -354,7 +354,7 @@ pub const RECORD_NOT_FOUND: &str = "0x80040217";
 /// Reads `Retry-After` as seconds (an HTTP date is not honoured: Dataverse sends seconds).
 pub fn retry_after_secs(value: &str) -> Option<u64> {
     let v = value.trim();
-    v.parse::<u64>().ok().or_else(|| v.parse::<f64>().ok().filter(|f| *f >= 0.0).map(|f| f.ceil() as u64))
+    v.parse::<u64>().ok().or_else(|| crate::num::parse_f64(v).filter(|f| *f >= 0.0).map(|f| f.ceil() as u64))
 }
 
 /// Classifies the response to the upload of a change of kind `action`.
@@ -386,9 +386,12 @@ pub fn classify(action: Action, response: &Response) -> Outcome {
             } else {
                 3
             };
+            // An error body with an empty code or message says nothing: the sync error still needs both.
             Outcome::Rejected {
-                code: code.unwrap_or_else(|| ErrorCode::ServerError.hex_string()),
-                message: message.unwrap_or_else(|| format!("the server answered {status}")),
+                code: code.filter(|c| !c.trim().is_empty()).unwrap_or_else(|| ErrorCode::ServerError.hex_string()),
+                message: message
+                    .filter(|m| !m.trim().is_empty())
+                    .unwrap_or_else(|| format!("the server answered {status} without saying why")),
                 errortype,
             }
         }

@@ -26,11 +26,16 @@ pub fn read(value: &JsValue) -> Result<EvalContext, JsValue> {
         // Accept a Date for `now` by converting it to a number first.
         let copy = js_sys::Object::assign(&js_sys::Object::new(), &js_sys::Object::from(value.clone()));
         if let Ok(now) = js_sys::Reflect::get(&copy, &"now".into()) {
-            if let Some(d) = now.dyn_ref::<js_sys::Date>() {
-                let _ = js_sys::Reflect::set(&copy, &"now".into(), &JsValue::from_f64(d.get_time()));
+            let ms = now.dyn_ref::<js_sys::Date>().map(js_sys::Date::get_time).or_else(|| now.as_f64());
+            if let Some(ms) = ms {
+                // NaN (an invalid Date) would read as null, and so as "now": refuse it here instead.
+                if !ms.is_finite() {
+                    return Err(bad_argument("context.now", "must be a finite number of milliseconds or a valid Date"));
+                }
+                let _ = js_sys::Reflect::set(&copy, &"now".into(), &JsValue::from_f64(ms));
             }
         }
-        input = serde_wasm_bindgen::from_value(copy.into()).map_err(|e| bad_argument("context", e))?;
+        input = crate::wasm::convert::from_value(copy.into()).map_err(|e| bad_argument("context", e))?;
     }
     let now_ms = input.now.unwrap_or_else(|| now_js.get_time());
     if !now_ms.is_finite() {

@@ -1,22 +1,91 @@
 //! JSON values across the boundary: plain JS objects in, plain JS objects out (maps as objects, so IndexedDB key
 //! paths and indexes see ordinary properties).
+//!
+//! Both directions go through `serde_json` alone, so each Rust type's serde code is compiled once (for
+//! `serde_json`) rather than once more for a JS-value (de)serializer:
+//! - in: a small walker turns the JS value into a [`Value`] (`null`/`undefined` as null, numbers that are safe
+//!   integers as integers, arrays, plain objects by their own enumerable properties), then `serde_json` reads the
+//!   Rust type from that;
+//! - out: the Rust value is written as JSON text and `JSON.parse`d on the JS side: one call instead of one per
+//!   property, and the same plain objects, arrays, numbers and strings.
 
+use js_sys::{Array, Object};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
-use wasm_bindgen::JsValue;
+use serde_json::{Map, Number, Value};
+use wasm_bindgen::{JsCast, JsValue};
 
 use super::error::bad_argument;
 
-/// A JS value as JSON (`undefined` becomes `null`).
-pub fn from_js(what: &str, v: JsValue) -> Result<serde_json::Value, JsValue> {
-    if v.is_undefined() {
-        return Ok(serde_json::Value::Null);
+/// Why a JS value could not be read: its text is the message (`invalid type: ...`, `missing field ...`).
+pub struct ConvertError(String);
+
+impl std::fmt::Display for ConvertError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
-    serde_wasm_bindgen::from_value(v).map_err(|e| bad_argument(what, e))
+}
+
+impl From<ConvertError> for JsValue {
+    fn from(e: ConvertError) -> JsValue {
+        js_sys::Error::new(&e.0).into()
+    }
+}
+
+/// A JS value as a Rust value (in place of `serde_wasm_bindgen::from_value`).
+pub fn from_value<T: DeserializeOwned>(v: JsValue) -> Result<T, ConvertError> {
+    serde_json::from_value(value(&v)?).map_err(|e| ConvertError(e.to_string()))
+}
+
+/// A JS value as JSON (`undefined` becomes `null`).
+pub fn from_js(what: &str, v: JsValue) -> Result<Value, JsValue> {
+    value(&v).map_err(|e| bad_argument(what, e))
+}
+
+/// Largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
+const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+
+fn value(v: &JsValue) -> Result<Value, ConvertError> {
+    if v.is_null() || v.is_undefined() {
+        return Ok(Value::Null);
+    }
+    if let Some(b) = v.as_bool() {
+        return Ok(Value::Bool(b));
+    }
+    if let Some(n) = v.as_f64() {
+        if n.fract() == 0.0 && n.abs() <= MAX_SAFE {
+            return Ok(Value::from(n as i64));
+        }
+        // NaN and the infinities have no JSON form: null, as JSON.stringify writes them.
+        return Ok(Number::from_f64(n).map_or(Value::Null, Value::Number));
+    }
+    if let Some(s) = v.as_string() {
+        return Ok(Value::String(s));
+    }
+    if Array::is_array(v) {
+        let a: &Array = v.unchecked_ref();
+        let mut out = Vec::with_capacity(a.length() as usize);
+        for item in a.iter() {
+            out.push(value(&item)?);
+        }
+        return Ok(Value::Array(out));
+    }
+    if v.is_object() && !v.is_function() {
+        let mut out = Map::new();
+        for entry in Object::entries(v.unchecked_ref()).iter() {
+            let pair: &Array = entry.unchecked_ref();
+            let key = pair.get(0).as_string().unwrap_or_default();
+            out.insert(key, value(&pair.get(1))?);
+        }
+        return Ok(Value::Object(out));
+    }
+    Err(ConvertError("invalid type: expected a JSON value (null, boolean, number, string, array or object)".into()))
 }
 
 /// A Rust value as a plain JS value.
 pub fn to_js<T: Serialize + ?Sized>(v: &T) -> Result<JsValue, JsValue> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| bad_argument("value", e))
+    let text = serde_json::to_string(v).map_err(|e| bad_argument("value", e))?;
+    js_sys::JSON::parse(&text)
 }
 
 /// Builds a plain JS object from key/value pairs.

@@ -1,6 +1,5 @@
 //! `Engine`: the query engine over a schema, for JavaScript callers.
 
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::{context, error};
@@ -18,10 +17,6 @@ pub struct Engine {
     schema: Schema,
 }
 
-fn to_js_value<T: Serialize + ?Sized>(v: &T) -> Result<JsValue, JsValue> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| error::bad_argument("result", e))
-}
-
 #[wasm_bindgen]
 impl Engine {
     /// An engine over `schema`: the JSON text or the parsed object that
@@ -32,7 +27,7 @@ impl Engine {
             Schema::from_json(&text)
         } else {
             let value: serde_json::Value =
-                serde_wasm_bindgen::from_value(schema).map_err(|e| error::bad_argument("schema", e))?;
+                crate::wasm::convert::from_value(schema).map_err(|e| error::bad_argument("schema", e))?;
             Schema::from_value(&value)
         };
         parsed.map(|schema| Engine { schema }).map_err(|e| error::to_js(&e))
@@ -57,7 +52,7 @@ impl Engine {
     ) -> Result<JsValue, JsValue> {
         let ctx = context::read(&context)?;
         let data: serde_json::Value =
-            serde_wasm_bindgen::from_value(rows).map_err(|e| error::bad_argument("rows", e))?;
+            crate::wasm::convert::from_value(rows).map_err(|e| error::bad_argument("rows", e))?;
         let source = MemorySource::from_value(data).map_err(|e| error::to_js(&e))?;
         let plan = query::parse_odata(&self.schema, table, options).map_err(|e| error::to_js(&e))?;
         let result = query::execute(&self.schema, &plan, &source, &ctx).map_err(|e| error::to_js(&e))?;
@@ -69,6 +64,6 @@ impl Engine {
             "entities".into(),
             serde_json::Value::Array(result.entities.into_iter().map(serde_json::Value::Object).collect()),
         );
-        to_js_value(&out)
+        super::convert::to_js(&out)
     }
 }

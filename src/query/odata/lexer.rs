@@ -233,8 +233,8 @@ pub(crate) fn lex(src: &str, what: &str) -> Result<Vec<Token>> {
             }
             let text: String = cs[i..k].iter().collect();
             let tok = if decimal {
-                match text.parse::<f64>() {
-                    Ok(v) if v.is_finite() => Tok::Num(v),
+                match crate::num::parse_f64(&text) {
+                    Some(v) if v.is_finite() => Tok::Num(v),
                     _ => return Err(Error::query(format!("number out of range at {pos} in {what}"))),
                 }
             } else {

@@ -80,7 +80,7 @@ fn index_key(attr: &AttributeDef, lit: &Literal, ctx: &EvalContext) -> Option<Va
         Literal::Int(n) if ty.is_numeric() => serde_json::Number::from_f64(*n as f64).map(Value::Number),
         Literal::Number(n) if ty.is_numeric() => serde_json::Number::from_f64(*n).map(Value::Number),
         Literal::Text(s) if ty.is_numeric() => {
-            s.trim().parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number)
+            crate::num::parse_f64(s.trim()).and_then(serde_json::Number::from_f64).map(Value::Number)
         }
         Literal::DateTime(s) | Literal::Text(s) if *ty == AttributeType::DateTime => {
             dates::parse_datetime(s, ctx.utc_offset_minutes).map(|ms| Value::String(dates::format_datetime(ms)))

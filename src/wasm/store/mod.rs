@@ -163,7 +163,7 @@ impl OfflineStore {
     /// Opens (creating or upgrading, keeping rows) the database of `{ orgUrl, userId, profileId, tables,
     /// indexColumns }` over `schema` (EntityDefinitions JSON text).
     pub async fn open(options: JsValue, schema: String) -> Result<OfflineStore, JsValue> {
-        let o: OpenOptions = serde_wasm_bindgen::from_value(options).map_err(|e| bad_argument("open options", e))?;
+        let o: OpenOptions = crate::wasm::convert::from_value(options).map_err(|e| bad_argument("open options", e))?;
         let schema = Schema::from_json(&schema).map_err(js_err)?;
         let mut tables = BTreeSet::new();
         for t in &o.tables {
@@ -438,7 +438,7 @@ impl OfflineStore {
     /// Stores a hook-queue entry back (after a failed run, a retry), checked against the entry model.
     #[wasm_bindgen(js_name = putHookEntry)]
     pub async fn put_hook_entry(&self, entry: JsValue) -> Result<(), JsValue> {
-        let e: HookEntry = serde_wasm_bindgen::from_value(entry).map_err(|e| bad_argument("hook entry", e))?;
+        let e: HookEntry = crate::wasm::convert::from_value(entry).map_err(|e| bad_argument("hook entry", e))?;
         if e.seq.is_none() {
             return Err(bad_argument("hook entry", "has no seq (entries are queued by the writes and enqueueOnline)"));
         }

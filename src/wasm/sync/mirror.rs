@@ -46,8 +46,7 @@ impl Projection {
                     k.push(key);
                 }
             }
-            k.sort();
-            k.dedup();
+            crate::sort::sort_dedup(&mut k);
             keys.insert(tp.table.clone(), k);
         }
         Projection { keys }

@@ -155,7 +155,7 @@ impl SyncInner {
         extra: Vec<JsValue>,
         extra_stores: &[&str],
     ) -> Result<(), JsValue> {
-        self.write_changes(pass, changes, extra, extra_stores, true).await
+        self.write_changes(pass, changes, extra, extra_stores, true, None).await
     }
 
     async fn write_changes(
@@ -165,6 +165,7 @@ impl SyncInner {
         mut extra: Vec<JsValue>,
         extra_stores: &[&str],
         track: bool,
+        stage: Option<&mut Staged>,
     ) -> Result<(), JsValue> {
         let mut names: Vec<String> = extra_stores.iter().map(|s| s.to_string()).collect();
         let touches = !changes.puts.is_empty() || !changes.deletes.is_empty();
@@ -187,30 +188,33 @@ impl SyncInner {
                 pass.dirty_marked = true;
             }
         }
-        let ops = Array::new();
-        for p in &changes.puts {
-            let store = table_store(&p.table);
-            let mut row = p.row.clone();
-            row.remove("@odata.context");
-            ops.push(&op("put", &store, &convert::to_js(&row)?));
-            names.push(store);
-        }
-        for d in &changes.deletes {
-            let store = table_store(&d.table);
-            ops.push(&op("delete", &store, &JsValue::from_str(&d.id)));
-            names.push(store);
-        }
+        let mut staged = Staged { ops: Array::new(), names };
+        staged.add(changes)?;
         for e in extra {
-            ops.push(&e);
+            staged.ops.push(&e);
         }
-        if ops.length() == 0 {
+        if let Some(into) = stage {
+            // Written later with the rest (settle): mirrored now, so the core's next decisions see these rows.
+            into.names.append(&mut staged.names);
+            for o in staged.ops.iter() {
+                into.ops.push(&o);
+            }
+            pass.local.apply(&self.projection, changes);
             return Ok(());
         }
-        names.sort();
-        names.dedup();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        idb::write(&self.store.db, stores(&refs), ops).await.map_err(|e| idb_err("sync: storing rows", e))?;
+        self.write_staged(staged).await?;
         pass.local.apply(&self.projection, changes);
+        Ok(())
+    }
+
+    /// Writes staged operations in ONE transaction (nothing when there are none).
+    async fn write_staged(&self, mut staged: Staged) -> Result<(), JsValue> {
+        if staged.ops.length() == 0 {
+            return Ok(());
+        }
+        crate::sort::sort_dedup(&mut staged.names);
+        let refs: Vec<&str> = staged.names.iter().map(String::as_str).collect();
+        idb::write(&self.store.db, stores(&refs), staged.ops).await.map_err(|e| idb_err("sync: storing rows", e))?;
         Ok(())
     }
 
@@ -236,13 +240,19 @@ impl SyncInner {
         Ok(())
     }
 
-    /// Stores `changes`, then runs their follow-ups page by page, applying and storing what they bring, until none
-    /// is left.
+    /// Runs the follow-ups of `changes` page by page, applying what they bring, until none is left; then stores
+    /// `changes` and everything the follow-ups brought in ONE transaction. A row that entered the scope (a booking
+    /// handed to this user) is stored together with the rows its entry brings (its work order, that work order's
+    /// lines): the core asks for a row's children only when the row enters, so storing the row first and its
+    /// children later would leave a hole after an interruption (a crash, a reload, a lost network), because the
+    /// delta read again from the old link finds the row present and does not ask again. The pass's local rows are
+    /// updated as the follow-ups run (the core's decisions see the rows already brought).
     async fn settle(&self, pass: &mut Pass, changes: Changes, report: &mut Report) -> Result<(), SendError> {
         let mut pending: Vec<FollowUp> = changes.follow_ups.clone();
         report.downloaded += changes.puts.len() as u64;
         report.deleted += changes.deletes.len() as u64;
-        self.store_changes(pass, &changes, Vec::new(), &[]).await.map_err(store_failed)?;
+        let mut staged = Staged { ops: Array::new(), names: Vec::new() };
+        self.write_changes(pass, &changes, Vec::new(), &[], true, Some(&mut staged)).await.map_err(store_failed)?;
         let mut rounds = 0;
         while !pending.is_empty() {
             rounds += 1;
@@ -259,7 +269,9 @@ impl SyncInner {
                     let c = self.ask(pass, |l| self.plan.apply(l, &ctx, &f.query.table, &page.rows, &[])).await?;
                     report.downloaded += c.puts.len() as u64;
                     next.extend(c.follow_ups.iter().cloned());
-                    self.store_changes(pass, &c, Vec::new(), &[]).await.map_err(store_failed)?;
+                    self.write_changes(pass, &c, Vec::new(), &[], true, Some(&mut staged))
+                        .await
+                        .map_err(store_failed)?;
                     match page.next {
                         Some(n) => cursor = n,
                         None => break,
@@ -268,7 +280,7 @@ impl SyncInner {
             }
             pending = next;
         }
-        Ok(())
+        self.write_staged(staged).await.map_err(store_failed)
     }
 
     /// First sync (or its resumption) of every table not done yet. Returns whether all are done.
@@ -308,7 +320,9 @@ impl SyncInner {
                         }
                         report.downloaded += changes.puts.len() as u64;
                         let meta = SyncInner::meta_op(&key, &Value::String(next.to_json())).map_err(store_failed)?;
-                        self.write_changes(pass, &changes, vec![meta], &[META], false).await.map_err(store_failed)?;
+                        self.write_changes(pass, &changes, vec![meta], &[META], false, None)
+                            .await
+                            .map_err(store_failed)?;
                         cp = next;
                         self.progress_download(&tp.table, i, total, report);
                         continue;
@@ -329,7 +343,7 @@ impl SyncInner {
                         wrote_directly = true;
                     }
                     None => {
-                        self.write_changes(pass, &Changes::default(), vec![meta], &[META], false)
+                        self.write_changes(pass, &Changes::default(), vec![meta], &[META], false, None)
                             .await
                             .map_err(store_failed)?;
                     }
@@ -432,7 +446,7 @@ impl SyncInner {
         report.evicted += evict.len() as u64;
         let changes = Changes { deletes: evict, ..Changes::default() };
         let clean = SyncInner::meta_op(SCOPE_DIRTY, &Value::Bool(false)).map_err(store_failed)?;
-        self.write_changes(pass, &changes, vec![clean], &[META], false).await.map_err(store_failed)?;
+        self.write_changes(pass, &changes, vec![clean], &[META], false, None).await.map_err(store_failed)?;
         pass.dirty_marked = false;
         Ok(())
     }
@@ -473,6 +487,31 @@ impl Pass {
     }
 }
 
+/// IndexedDB operations gathered for one transaction, in order, with the stores they touch.
+pub(crate) struct Staged {
+    ops: Array,
+    names: Vec<String>,
+}
+
+impl Staged {
+    /// Adds the puts, then the deletes, of `changes`.
+    fn add(&mut self, changes: &Changes) -> Result<(), JsValue> {
+        for p in &changes.puts {
+            let store = table_store(&p.table);
+            let mut row = p.row.clone();
+            row.remove("@odata.context");
+            self.ops.push(&op("put", &store, &convert::to_js(&row)?));
+            self.names.push(store);
+        }
+        for d in &changes.deletes {
+            let store = table_store(&d.table);
+            self.ops.push(&op("delete", &store, &JsValue::from_str(&d.id)));
+            self.names.push(store);
+        }
+        Ok(())
+    }
+}
+
 fn failed(e: Error) -> SendError {
     SendError::Failed { status: 0, error: e }
 }
@@ -509,7 +548,7 @@ impl SyncEngine {
         let o: EngineOptions = if options.is_undefined() || options.is_null() {
             EngineOptions { conflict_policy: None, page_size: None }
         } else {
-            serde_wasm_bindgen::from_value(options).map_err(|e| bad_argument("sync options", e))?
+            crate::wasm::convert::from_value(options).map_err(|e| bad_argument("sync options", e))?
         };
         let policy = match o.conflict_policy.as_deref() {
             None | Some("clientWins") => ConflictPolicy::ClientWins,
@@ -527,7 +566,11 @@ impl SyncEngine {
                 store: inner,
                 plan,
                 projection,
-                transport: Transport { send: transport, traffic: Cell::new(Default::default()) },
+                transport: Transport {
+                    send: transport,
+                    traffic: Cell::new(Default::default()),
+                    on_retry: on_progress.clone(),
+                },
                 policy,
                 resolver,
                 progress: on_progress,

@@ -24,6 +24,9 @@ pub struct Traffic {
 pub struct Transport {
     pub send: Function,
     pub traffic: std::cell::Cell<Traffic>,
+    /// Told of every in-pass retry (the progress callback): `{phase: "retry", method, url, status, attempt,
+    /// delayMs, retryAfterMs}`, so the backoff shows in the sync log.
+    pub on_retry: Option<Function>,
 }
 
 /// Attempts per request before a pass gives up on it (the pass then stops and is retried with backoff).
@@ -98,7 +101,19 @@ impl Transport {
             if wait > MAX_IN_PASS_WAIT_MS {
                 return (res, value);
             }
+            self.report_retry(req, &res, attempt, wait, retry_after);
             crate::wasm::store::idb::sleep(wait as f64).await;
+        }
+    }
+
+    fn report_retry(&self, req: &Request, res: &Response, attempt: u32, wait_ms: u64, retry_after: Option<u64>) {
+        let Some(f) = &self.on_retry else { return };
+        let event = serde_json::json!({
+            "phase": "retry", "method": req.method.as_str(), "url": req.url, "status": res.status,
+            "attempt": attempt, "delayMs": wait_ms, "retryAfterMs": retry_after.map(|s| s * 1000),
+        });
+        if let Ok(v) = crate::wasm::convert::to_js(&event) {
+            let _ = f.call1(&JsValue::NULL, &v);
         }
     }
 
