@@ -28,6 +28,11 @@ impl MemorySource {
         Self::default()
     }
 
+    /// Removes and returns the rows of a table (a host answering from the rows it loaded, after the query ran).
+    pub fn take(&mut self, table: &str) -> Vec<Row> {
+        self.tables.remove(&table.to_ascii_lowercase()).unwrap_or_default()
+    }
+
     /// Adds rows to a table.
     pub fn extend(&mut self, table: &str, rows: impl IntoIterator<Item = Row>) {
         self.tables.entry(table.to_ascii_lowercase()).or_default().extend(rows);

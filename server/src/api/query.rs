@@ -17,7 +17,7 @@ use xrm_offline::query::plan::{Columns, Query};
 use xrm_offline::query::{execute, matches, parse_fetchxml, parse_odata, MemorySource, Row};
 use xrm_offline::schema::{Schema, TableDef};
 
-use super::crud::{context_url, with_etag};
+use super::crud::{context_url, into_etag, with_etag};
 use super::error::{ApiError, ApiResult};
 use super::paging::{self, Cookie};
 use super::shape::{Cols, Shaper};
@@ -149,27 +149,62 @@ pub fn collection(ctx: &Ctx<'_>, db: &mut Db, table: &TableDef, req: &Request) -
         }
         _ => {}
     }
-    let value: Vec<Value> = page.rows.iter().map(|r| Value::Object(shaper.row(table, r, cols.clone()))).collect();
-    body.insert("value".into(), Value::Array(value));
+    // The members after `value`.
+    let mut tail = Map::new();
     if fetch.is_some() {
-        body.insert("@Microsoft.Dynamics.CRM.morerecords".into(), Value::from(page.more));
+        tail.insert("@Microsoft.Dynamics.CRM.morerecords".into(), Value::from(page.more));
         if page.more {
             let cookie = page.cookie.fetch_cookie(&table.primary_id_attribute);
-            body.insert("@Microsoft.Dynamics.CRM.fetchxmlpagingcookie".into(), Value::from(cookie));
+            tail.insert("@Microsoft.Dynamics.CRM.fetchxmlpagingcookie".into(), Value::from(cookie));
         }
     } else if page.more {
         let token = page.cookie.next_token(&table.primary_id_attribute);
-        body.insert("@odata.nextLink".into(), Value::from(paging::next_link(ctx, req, &table.entity_set_name, &token)));
+        tail.insert("@odata.nextLink".into(), Value::from(paging::next_link(ctx, req, &table.entity_set_name, &token)));
     } else if tracking {
         let version = page.cookie.snapshot.unwrap_or_else(|| db.current_version());
-        body.insert(
+        tail.insert(
             "@odata.deltaLink".into(),
             Value::from(paging::delta_link(ctx, &table.entity_set_name, get("$select").as_deref(), version)),
         );
     }
-    let mut r = Response::json(200, &Value::Object(body));
+    // Written straight into the response body, row by row, in the member order a `Map` would serialize: no tree of
+    // the whole page is built (a 5,000-row page with annotations is several MB of small allocations).
+    let mut out = Vec::with_capacity(page.rows.len().saturating_mul(1024) + 1024);
+    out.push(b'{');
+    write_members(&mut out, &body);
+    if !body.is_empty() {
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"value\":[");
+    shaper.prefetch_names(table, &page.rows, cols.clone());
+    for (i, r) in page.rows.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        shaper.write_row(table, &r, cols.clone(), &mut out);
+    }
+    out.push(b']');
+    if !tail.is_empty() {
+        out.push(b',');
+        write_members(&mut out, &tail);
+    }
+    out.push(b'}');
+    let mut r = Response::json_bytes(200, out);
     applied(ctx, &mut r, tracking);
     Ok(r)
+}
+
+/// `"k":v,...` of `map` as serde_json writes them (compact).
+fn write_members(out: &mut Vec<u8>, map: &Map<String, Value>) {
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // Writing into a Vec cannot fail, and string keys and JSON values always serialize.
+        let _ = serde_json::to_writer(&mut *out, k);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut *out, v);
+    }
 }
 
 fn applied(ctx: &Ctx<'_>, r: &mut Response, tracking: bool) {
@@ -296,7 +331,7 @@ fn stream_page(
         let n = chunk.len();
         for r in chunk {
             after = Some(r.id.clone());
-            let row = with_etag(&r);
+            let row = into_etag(r);
             let ok = match &q.filter {
                 Some(f) => matches(ctx.schema(), &table.logical_name, f, &row, &aux, &ectx)?,
                 None => true,
@@ -332,28 +367,43 @@ fn whole_page(
     if !has_self {
         src.extend(&table.logical_name, source::load_table(ctx, db, &table.logical_name)?);
     }
-    let result = execute(ctx.schema(), q, &src, &ctx.eval_context())?;
-    drop(src);
     let pid = table.primary_id_attribute.clone();
+    // The page is answered from the stored rows; without joins, expands or distinct the engine only needs to say
+    // which rows and in what order, so it projects the primary id alone instead of copying every column.
+    let ids_only;
+    let plan = if q.joins.is_empty() && q.expands.is_empty() && !q.distinct {
+        ids_only = Query { columns: Columns::Some(vec![pid.clone()]), ..q.clone() };
+        &ids_only
+    } else {
+        q
+    };
+    let result = execute(ctx.schema(), plan, &src, &ctx.eval_context())?;
     let offset = (cookie.page.saturating_sub(1) as usize).saturating_mul(page_size);
     let total = result.entities.len();
     let more = total > offset.saturating_add(page_size);
     let page: Vec<Row> = result.entities.into_iter().skip(offset).take(page_size).collect();
-    // The engine's rows are projected; answer from the stored rows (annotations, etag) plus its extra keys.
-    let ids: Vec<String> =
-        page.iter().filter_map(|e| e.get(&pid).and_then(Value::as_str).map(str::to_string)).collect();
-    let stored: HashMap<String, Row> = db
-        .get_many(&table.logical_name, &ctx.user.read_access(table), &ids)?
-        .iter()
-        .map(|r| (r.id.clone(), with_etag(r)))
-        .collect();
+    let result_repeats = !q.joins.is_empty();
+    // The engine's rows are projected; answer from the stored rows (annotations, etag) plus its extra keys. The
+    // source already holds every stored row of the table the caller may read (with etag): no second read.
+    let mut stored: HashMap<String, Row> = HashMap::new();
+    for r in src.take(&table.logical_name) {
+        if let Some(id) = r.get(&pid).and_then(Value::as_str).map(str::to_string) {
+            stored.entry(id).or_insert(r);
+        }
+    }
+    drop(src);
     let rows: Vec<Row> = page
         .into_iter()
         .map(|e| {
-            let id = e.get(&pid).and_then(Value::as_str).unwrap_or_default().to_string();
-            match stored.get(&id) {
-                Some(s) => {
-                    let mut r = s.clone();
+            let id = e.get(&pid).and_then(Value::as_str).unwrap_or_default();
+            // A row appears once on a page unless link-entities repeat it: then a copy.
+            let found = match stored.get(id) {
+                Some(_) if result_repeats => stored.get(id).cloned(),
+                Some(_) => stored.remove(id),
+                None => None,
+            };
+            match found {
+                Some(mut r) => {
                     for (k, v) in e {
                         if !r.contains_key(&k) && table.attribute_by_row_key(&k).is_none() && !k.starts_with('@') {
                             r.insert(k, v);

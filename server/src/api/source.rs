@@ -8,7 +8,7 @@ use xrm_offline::query::plan::{Condition, Filter, Literal, Operator, Query};
 use xrm_offline::query::{execute, parse_odata, MemorySource, Row};
 use xrm_offline::schema::TableDef;
 
-use super::crud::with_etag;
+use super::crud::{into_etag, with_etag};
 use super::error::ApiResult;
 use super::Ctx;
 use crate::store::Db;
@@ -56,7 +56,7 @@ pub fn related_tables(q: &Query, out: &mut Vec<String>) {
 pub fn load_table(ctx: &Ctx<'_>, db: &Db, table: &str) -> ApiResult<Vec<Row>> {
     let Some(def) = ctx.schema().table(table) else { return Ok(Vec::new()) };
     let access = ctx.user.read_access(def);
-    Ok(db.scan(&def.logical_name, &access, None, usize::MAX)?.iter().map(with_etag).collect())
+    Ok(db.scan(&def.logical_name, &access, None, usize::MAX)?.into_iter().map(into_etag).collect())
 }
 
 /// A source with the related tables of `q` (not `q.table` itself unless a relationship reads it).

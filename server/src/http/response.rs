@@ -23,8 +23,13 @@ impl Response {
 
     /// A JSON body with the OData headers Dataverse sends.
     pub fn json(status: u16, body: &Value) -> Response {
+        Response::json_bytes(status, serde_json::to_vec(body).unwrap_or_default())
+    }
+
+    /// A JSON body already serialized, with the same headers as [`Response::json`].
+    pub fn json_bytes(status: u16, body: Vec<u8>) -> Response {
         let mut r = Response::new(status);
-        r.body = serde_json::to_vec(body).unwrap_or_default();
+        r.body = body;
         r.set("Content-Type", "application/json; odata.metadata=minimal");
         r.set("OData-Version", "4.0");
         r
