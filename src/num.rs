@@ -58,62 +58,75 @@ fn parse_decimal(s: &str) -> f64 {
     s.parse().unwrap_or(f64::NAN)
 }
 
+/// Strings at the edges of the decimal syntax, for the tests (native and in the browser) that check `parse_f64`
+/// accepts the same set as `str::parse::<f64>` with bit-identical values.
+#[doc(hidden)]
+pub const PARSE_SAMPLES: &[&str] = &[
+    "",
+    "+",
+    "-",
+    ".",
+    "e5",
+    "1e",
+    "1e+",
+    "1.e5",
+    ".5",
+    "5.",
+    "+.5",
+    "-5.",
+    "1e5",
+    "1E-5",
+    "1.5e+300",
+    "1e400",
+    "-1e400",
+    "1e-400",
+    "0",
+    "-0",
+    "00012",
+    "0x10",
+    " 1",
+    "1 ",
+    "1_000",
+    "inf",
+    "-Infinity",
+    "NaN",
+    "+nan",
+    "infinit",
+    "1.2.3",
+    "12345678901234567890123",
+    "0.1",
+    "2.2250738585072014e-308",
+    "4.9e-324",
+    "1..2",
+    "9007199254740993",
+    "-.e1",
+    "1e1.5",
+    "0.30000000000000004",
+    "123456789012345678901234567890e-10",
+    "2.4703282292062328e-324",
+    "1.7976931348623157e308",
+    "1.7976931348623159e308",
+];
+
+/// Panics (naming the string) where `parse_f64` and `str::parse::<f64>` disagree on any of `samples`.
+#[doc(hidden)]
+pub fn assert_parses_like_std(samples: &[&str]) {
+    for s in samples {
+        let ours = parse_f64(s);
+        let std = s.parse::<f64>().ok();
+        assert_eq!(ours.is_some(), std.is_some(), "{s:?}");
+        if let (Some(a), Some(b)) = (ours, std) {
+            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{s:?}: {a} vs {b}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Strings at the edges of the syntax: the same accepted set and the same values as `str::parse`.
-    const SAMPLES: &[&str] = &[
-        "",
-        "+",
-        "-",
-        ".",
-        "e5",
-        "1e",
-        "1e+",
-        "1.e5",
-        ".5",
-        "5.",
-        "+.5",
-        "-5.",
-        "1e5",
-        "1E-5",
-        "1.5e+300",
-        "1e400",
-        "-1e400",
-        "1e-400",
-        "0",
-        "-0",
-        "00012",
-        "0x10",
-        " 1",
-        "1 ",
-        "1_000",
-        "inf",
-        "-Infinity",
-        "NaN",
-        "+nan",
-        "infinit",
-        "1.2.3",
-        "12345678901234567890123",
-        "0.1",
-        "2.2250738585072014e-308",
-        "4.9e-324",
-        "1..2",
-        "9007199254740993",
-        "-.e1",
-        "1e1.5",
-    ];
-
     #[test]
     fn reads_what_str_parse_reads() {
-        for s in SAMPLES {
-            let ours = parse_f64(s);
-            let std = s.parse::<f64>().ok();
-            assert_eq!(ours.is_some(), std.is_some(), "{s:?}");
-            if let (Some(a), Some(b)) = (ours, std) {
-                assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{s:?}: {a} vs {b}");
-            }
-        }
+        assert_parses_like_std(PARSE_SAMPLES);
     }
 }
