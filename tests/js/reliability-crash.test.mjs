@@ -14,7 +14,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { launchBrowser, startStatic } from "./support/browser.mjs";
 import { startServer } from "./support/server.mjs";
-import { TABLE_KEYS, TRIAL_PROFILE, assertSameScope, deviceScopeInPage, rng, serverScope, trialSettings } from "./support/reliability.mjs";
+import { TABLE_KEYS, TRIAL_PROFILE, assertSameScope, deviceScopeInPage, rng, serverScope, serverTasksByName, trialSettings } from "./support/reliability.mjs";
 
 const { seed, trials } = trialSettings(50);
 console.log(`reliability-crash: seed=${seed} trials=${trials} per phase (XRM_SEED=${seed} reproduces)`);
@@ -226,16 +226,6 @@ function tally(phase, plan, landed) {
   return s;
 }
 
-/** Server rows of tasks whose name starts with `prefix`: name -> [ids]. */
-async function serverTasksByName(prefix) {
-  const xml = `<fetch><entity name="msdyn_workorderservicetask"><attribute name="msdyn_workorderservicetaskid"/><attribute name="msdyn_name"/><filter><condition attribute="msdyn_name" operator="like" value="${prefix}%"/></filter></entity></fetch>`;
-  const r = await admin("GET", `msdyn_workorderservicetasks?fetchXml=${encodeURIComponent(xml)}`);
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  const out = {};
-  for (const t of r.body.value) (out[t.msdyn_name] ??= []).push(t.msdyn_workorderservicetaskid);
-  return out;
-}
-
 /** Checks the ledger of offline creates against the server: each expected name exactly once with its id. */
 function assertExactlyOnce(phase, onServer, ledger, label) {
   const s = summary[phase];
@@ -397,7 +387,7 @@ test(`crash during the upload of offline edits (${trials} trials): every edit on
       const label = `upload trial ${i} ${JSON.stringify(plan)}`;
       assert.equal(device.pendingUploads, 0, `${label}: the outbox drained`);
       assert.equal(device.syncErrors, 0, `${label}: no sync error`);
-      assertExactlyOnce("upload", await serverTasksByName("up-"), ledger, label);
+      assertExactlyOnce("upload", await serverTasksByName(server, "up-"), ledger, label);
       const onServer = await admin("GET", `msdyn_workorders(${wo})?$select=msdyn_instructions`);
       if (onServer.body.msdyn_instructions !== `up-instructions-${i}`) s.lost++;
       assert.equal(onServer.body.msdyn_instructions, `up-instructions-${i}`, `${label}: the offline update reached the server`);
@@ -482,7 +472,7 @@ test(`crash during hook processing (${trials} trials): post hooks and queued act
       assert.equal(device.pendingUploads, 0, `${label}: the outbox drained`);
       assert.equal(await actionRuns(), expectedRuns, `${label}: the queued action ran the expected number of times`);
       actions += expectedRuns;
-      assertExactlyOnce("hooks", await serverTasksByName("hk-"), ledger, `${label} hook events after reopening: ${JSON.stringify(device.hookLog)}`);
+      assertExactlyOnce("hooks", await serverTasksByName(server, "hk-"), ledger, `${label} hook events after reopening: ${JSON.stringify(device.hookLog)}`);
       assertSameScope(device, await serverScope(server, TOKEN), label);
     }
   } finally {

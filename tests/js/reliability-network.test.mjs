@@ -12,7 +12,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { launchBrowser, startStatic } from "./support/browser.mjs";
 import { startServer } from "./support/server.mjs";
-import { TABLE_KEYS, TRIAL_PROFILE, assertSameScope, deviceScopeInPage, rng, serverScope, trialSettings } from "./support/reliability.mjs";
+import { TABLE_KEYS, TRIAL_PROFILE, assertSameScope, deviceScopeInPage, rng, serverScope, serverTasksByName, trialSettings } from "./support/reliability.mjs";
 
 const { seed, trials } = trialSettings(4, 40);
 console.log(`reliability-network: seed=${seed} rounds=${trials} per phase (XRM_SEED=${seed} reproduces)`);
@@ -127,15 +127,6 @@ function assertBackoffLogged(log, label) {
     if (e.status !== null) assert.equal(e.retryAfterMs, RETRY_AFTER_S * 1000, `${label}: the injected Retry-After is read: ${JSON.stringify(e)}`);
   }
   return { retries: retries.length, backoffs: backoffs.length };
-}
-
-async function serverTasksByName(prefix) {
-  const xml = `<fetch><entity name="msdyn_workorderservicetask"><attribute name="msdyn_workorderservicetaskid"/><attribute name="msdyn_name"/><filter><condition attribute="msdyn_name" operator="like" value="${prefix}%"/></filter></entity></fetch>`;
-  const r = await admin("GET", `msdyn_workorderservicetasks?fetchXml=${encodeURIComponent(xml)}`);
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  const out = {};
-  for (const t of r.body.value) (out[t.msdyn_name] ??= []).push(t.msdyn_workorderservicetaskid);
-  return out;
 }
 
 const uuid = (rand) => {
@@ -264,7 +255,7 @@ test(`uploads through a faulty network (${trials} rounds): every offline edit on
       assert.equal(r.pendingUploads, 0, `${label}: the outbox drained`);
       assert.equal(r.syncErrors, 0, `${label}: no change was refused`);
       retriesSeen += assertBackoffLogged(r.log, label).retries;
-      const onServer = await serverTasksByName("net-up-");
+      const onServer = await serverTasksByName(server, "net-up-");
       for (const [name, id] of Object.entries(ledger)) {
         const ids = onServer[name] ?? [];
         if (ids.length === 0) totals.lostRows++;

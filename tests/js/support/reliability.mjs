@@ -123,3 +123,13 @@ export function assertSameScope(device, expected, label) {
   assert.deepEqual(device.taskNames, expected.taskNames, `${label}: task values differ from the server's`);
   assert.deepEqual(device.workOrders, expected.workOrders, `${label}: work order values differ from the server's`);
 }
+
+/** The server's tasks (read as the admin) whose name starts with `prefix`: name -> [ids], to count creates. */
+export async function serverTasksByName(server, prefix) {
+  const xml = `<fetch><entity name="msdyn_workorderservicetask"><attribute name="msdyn_workorderservicetaskid"/><attribute name="msdyn_name"/><filter><condition attribute="msdyn_name" operator="like" value="${prefix}%"/></filter></entity></fetch>`;
+  const r = await server.api("GET", `msdyn_workorderservicetasks?fetchXml=${encodeURIComponent(xml)}`, { token: "admin-token" });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const out = {};
+  for (const t of r.body.value) (out[t.msdyn_name] ??= []).push(t.msdyn_workorderservicetaskid);
+  return out;
+}
