@@ -148,40 +148,44 @@ test("a quota exceeded during a first-sync download page: StorageFull, whole pag
   const rand = rng(SEED);
   for (let trial = 0; trial < TRIALS; trial++) {
     const d = await device();
-    ok(await d.run(async () => true));
-    // The previous trial's deleted database is reclaimed in the background: wait until the usage settles.
-    let before = await d.usage();
-    for (let i = 0; i < 20; i++) {
-      await new Promise((r) => setTimeout(r, 300));
-      const now = await d.usage();
-      if (now === before) break;
-      before = now;
-    }
-    // A budget well below what the first sync stores: it fails part-way, at a page.
-    const budget = 5000 + Math.floor(rand() * 35000);
-    await d.quota(before + budget);
-    let failure;
     try {
-      failure = await d.run(async (client) => client.sync.now());
+      ok(await d.run(async () => true));
+      // The previous trial's deleted database is reclaimed in the background: wait until the usage settles.
+      let before = await d.usage();
+      for (let i = 0; i < 20; i++) {
+        await new Promise((r) => setTimeout(r, 300));
+        const now = await d.usage();
+        if (now === before) break;
+        before = now;
+      }
+      // A budget well below what the first sync stores: it fails part-way, at a page.
+      const budget = 5000 + Math.floor(rand() * 35000);
+      await d.quota(before + budget);
+      let failure;
+      try {
+        failure = await d.run(async (client) => client.sync.now());
+      } finally {
+        await d.quota(null);
+      }
+      assert.ok(failure.error, `trial ${trial}: the sync failed (budget ${budget})`);
+      assert.equal(failure.error.errorCode, STORAGE_FULL, `trial ${trial}: ${failure.error.errorName}: ${failure.error.message}`);
+      assert.equal(failure.error.isError, true);
+      const snap = ok(await d.run(snapshot));
+      assertConsistent(snap, `trial ${trial} after the failure`);
+      const partial = Object.values(snap.tables).reduce((n, t) => n + t.keys.length, 0);
+      const total = Object.values(reference).reduce((n, k) => n + k.length, 0);
+      assert.ok(partial < total, `trial ${trial}: the failure stopped the download part-way (${partial} of ${total})`);
+      // Space freed: the sync resumes and ends with exactly the rows of an uninterrupted sync.
+      const report = ok(await d.run(async (client) => client.sync.now()));
+      assert.equal(report.firstSyncComplete, true);
+      const done = ok(await d.run(snapshot));
+      for (const [t, { keys }] of Object.entries(done.tables)) assert.deepEqual(keys, reference[t], `trial ${trial}: ${t} after recovery`);
+      console.log(`reliability-storage: trial ${trial} budget=${budget} stopped at ${partial}/${total} rows, recovered`);
     } finally {
-      await d.quota(null);
+      // Always leave a clean device for the next test, even when this one failed part-way.
+      await d.run(async (client) => client.signOut().then(() => true)).catch(() => {});
+      await d.page.close();
     }
-    assert.ok(failure.error, `trial ${trial}: the sync failed (budget ${budget})`);
-    assert.equal(failure.error.errorCode, STORAGE_FULL, `trial ${trial}: ${failure.error.errorName}: ${failure.error.message}`);
-    assert.equal(failure.error.isError, true);
-    const snap = ok(await d.run(snapshot));
-    assertConsistent(snap, `trial ${trial} after the failure`);
-    const partial = Object.values(snap.tables).reduce((n, t) => n + t.keys.length, 0);
-    const total = Object.values(reference).reduce((n, k) => n + k.length, 0);
-    assert.ok(partial < total, `trial ${trial}: the failure stopped the download part-way (${partial} of ${total})`);
-    // Space freed: the sync resumes and ends with exactly the rows of an uninterrupted sync.
-    const report = ok(await d.run(async (client) => client.sync.now()));
-    assert.equal(report.firstSyncComplete, true);
-    const done = ok(await d.run(snapshot));
-    for (const [t, { keys }] of Object.entries(done.tables)) assert.deepEqual(keys, reference[t], `trial ${trial}: ${t} after recovery`);
-    console.log(`reliability-storage: trial ${trial} budget=${budget} stopped at ${partial}/${total} rows, recovered`);
-    ok(await d.run(async (client) => client.signOut().then(() => true)));
-    await d.page.close();
   }
 });
 
@@ -196,6 +200,10 @@ test("a QuotaExceededError thrown inside a first-sync download page's transactio
   const total = Object.values(reference).reduce((n, k) => n + k.length, 0);
   for (let trial = 0; trial < TRIALS; trial++) {
     const d = await device();
+    // A clean start: an earlier test that failed part-way may have left this user's synced database behind (then
+    // this sync would be incremental and write no row at all).
+    ok(await d.run(async (client) => client.signOut().then(() => true)));
+    await d.page.reload();
     const failAt = 1 + Math.floor(rand() * (total - 2));
     const failure = await d.run(async (client, a) => {
       const put = IDBObjectStore.prototype.put;
