@@ -24,6 +24,26 @@ function done(tx) {
   });
 }
 
+/** Places one write op (`{store, put}`, `{store, add}` or `{store, delete}`) in `tx`; the request, or null for a delete. */
+function place(tx, op) {
+  const s = tx.objectStore(op.store);
+  if ("put" in op) return s.put(op.put);
+  if ("add" in op) return s.add(op.add);
+  s.delete(op.delete);
+  return null;
+}
+
+/** Aborts `tx` (unless it already ended), waits for it to end, and throws `e`: nothing of the transaction is kept. */
+async function rollBack(tx, finished, e) {
+  try {
+    tx.abort();
+  } catch {
+    // already finished
+  }
+  await finished.catch(() => {});
+  throw e;
+}
+
 function missing(db, tx, layout) {
   // What the layout asks for that the database does not have (stores, or indexes of existing stores).
   const names = new Set(db.objectStoreNames);
@@ -100,15 +120,11 @@ export async function write(db, stores, ops) {
   const keys = [];
   try {
     for (const op of ops) {
-      const store = tx.objectStore(op.store);
-      if ("put" in op) keys.push(request(store.put(op.put)));
-      else if ("add" in op) keys.push(request(store.add(op.add)));
-      else store.delete(op.delete);
+      const req = place(tx, op);
+      if (req) keys.push(request(req));
     }
   } catch (e) {
-    tx.abort();
-    await finished.catch(() => {});
-    throw e;
+    await rollBack(tx, finished, e);
   }
   // Every request is placed: commit now rather than when their success events have come back and run (the
   // browser's auto-commit), which saves a round trip between the page and the storage thread on every write.
@@ -258,20 +274,12 @@ export async function readModifyWrite(db, stores, store, key, modify) {
     const { ops, result } = modify(existing);
     out = result;
     for (const op of ops) {
-      const s = tx.objectStore(op.store);
-      if ("put" in op) request(s.put(op.put)).catch(() => {});
-      else if ("add" in op) request(s.add(op.add)).catch(() => {});
-      else s.delete(op.delete);
+      const req = place(tx, op);
+      if (req) request(req).catch(() => {});
     }
     tx.commit?.();
   } catch (e) {
-    try {
-      tx.abort();
-    } catch {
-      // already finished
-    }
-    await finished.catch(() => {});
-    throw e;
+    await rollBack(tx, finished, e);
   }
   await finished;
   return out;
@@ -362,20 +370,9 @@ export async function putRows(db, stores, store, rows, extra) {
   try {
     const s = tx.objectStore(store);
     for (const row of rows) s.put(row);
-    for (const op of extra) {
-      const t = tx.objectStore(op.store);
-      if ("put" in op) t.put(op.put);
-      else if ("add" in op) t.add(op.add);
-      else t.delete(op.delete);
-    }
+    for (const op of extra) place(tx, op);
   } catch (e) {
-    try {
-      tx.abort();
-    } catch {
-      // already finished
-    }
-    await finished.catch(() => {});
-    throw e;
+    await rollBack(tx, finished, e);
   }
   await finished;
 }
