@@ -136,6 +136,22 @@ const uuid = (rand) => {
 
 let retriesSeen = 0;
 
+/** One sync through the faulty network (faults on with a seed from `rand`, off afterwards, whatever happens); the
+ * sync must end complete with its backoff logged. Returns the sync's result and a label naming its passes. */
+async function faultySync(page, rand, what) {
+  await faultsOn(1 + rand.int(1e9));
+  let r;
+  try {
+    r = await syncThrough(page);
+  } finally {
+    await faultsOff();
+  }
+  const label = `${what} (passes: ${JSON.stringify(r.passes)})`;
+  assert.equal(r.passes.at(-1), "complete", label);
+  retriesSeen += assertBackoffLogged(r.log, label).retries;
+  return { r, label };
+}
+
 test(`first sync through a faulty network (${trials} devices): complete and exact`, async () => {
   const rand = rng(seed, "net-first");
   const expected = await serverScope(server, TOKEN);
@@ -143,16 +159,7 @@ test(`first sync through a faulty network (${trials} devices): complete and exac
     const context = await browser.newContext();
     try {
       const page = await device(context);
-      await faultsOn(1 + rand.int(1e9));
-      let r;
-      try {
-        r = await syncThrough(page);
-      } finally {
-        await faultsOff();
-      }
-      const label = `first sync ${i} (passes: ${JSON.stringify(r.passes)})`;
-      assert.equal(r.passes.at(-1), "complete", label);
-      retriesSeen += assertBackoffLogged(r.log, label).retries;
+      const { r, label } = await faultySync(page, rand, `first sync ${i}`);
       assertSameScope(r, expected, label);
     } finally {
       await context.close();
@@ -186,16 +193,7 @@ test(`incremental syncs through a faulty network (${trials} rounds): server chan
         moved = scope.ids.bookableresourcebooking[rand.int(scope.ids.bookableresourcebooking.length)];
         assert.equal((await admin("PATCH", `bookableresourcebookings(${moved})`, { "ownerid@odata.bind": `/systemusers(${tech2})` }, { "If-Match": "*" })).status, 204);
       }
-      await faultsOn(1 + rand.int(1e9));
-      let r;
-      try {
-        r = await syncThrough(page);
-      } finally {
-        await faultsOff();
-      }
-      const label = `incremental ${i} (passes: ${JSON.stringify(r.passes)})`;
-      assert.equal(r.passes.at(-1), "complete", label);
-      retriesSeen += assertBackoffLogged(r.log, label).retries;
+      const { r, label } = await faultySync(page, rand, `incremental ${i}`);
       assertSameScope(r, await serverScope(server, TOKEN), label);
     }
   } finally {
@@ -243,18 +241,9 @@ test(`uploads through a faulty network (${trials} rounds): every offline edit on
       for (const [k, id] of renamed.entries()) ledger[`net-up-renamed-${i}-${k}`] = id;
       for (const d of doomed) delete ledger[d.name];
       previous.push(...creates);
-      await faultsOn(1 + rand.int(1e9));
-      let r;
-      try {
-        r = await syncThrough(page);
-      } finally {
-        await faultsOff();
-      }
-      const label = `upload ${i} (passes: ${JSON.stringify(r.passes)})`;
-      assert.equal(r.passes.at(-1), "complete", label);
+      const { r, label } = await faultySync(page, rand, `upload ${i}`);
       assert.equal(r.pendingUploads, 0, `${label}: the outbox drained`);
       assert.equal(r.syncErrors, 0, `${label}: no change was refused`);
-      retriesSeen += assertBackoffLogged(r.log, label).retries;
       const onServer = await serverTasksByName(server, "net-up-");
       for (const [name, id] of Object.entries(ledger)) {
         const ids = onServer[name] ?? [];

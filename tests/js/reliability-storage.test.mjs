@@ -17,6 +17,7 @@ import os from "node:os";
 import { chromium } from "playwright-core";
 import { CHROMIUM_ARGS, inPage, launchBrowser, startStatic } from "./support/browser.mjs";
 import { startServer } from "./support/server.mjs";
+import { rng } from "./support/reliability.mjs";
 
 const SOAK = process.env.XRM_SOAK === "1";
 const SEED = Number(process.env.XRM_SEED ?? 4242);
@@ -68,17 +69,6 @@ after(async () => {
 function ok(r) {
   assert.equal(r.error, undefined, `unexpected error: ${JSON.stringify(r.error)}`);
   return r.ok;
-}
-
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A page of the persistent profile with its CDP session; `quota(bytes | null)` sets or lifts the origin's quota. */

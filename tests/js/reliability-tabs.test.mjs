@@ -12,6 +12,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { launchBrowser, startStatic } from "./support/browser.mjs";
 import { startServer } from "./support/server.mjs";
+import { rng } from "./support/reliability.mjs";
 
 const SOAK = process.env.XRM_SOAK === "1";
 const SEED = Number(process.env.XRM_SEED ?? 8801);
@@ -34,18 +35,6 @@ after(async () => {
 
 const admin = (method, path, body, headers) => server.api(method, path, { token: "admin-token", body, headers });
 const faults = (body) => fetch(`${server.url}/_admin/faults`, { method: body ? "POST" : "DELETE", body: body && JSON.stringify(body) });
-
-/** mulberry32: a small seeded generator, so a run's plans are reproducible from its seed. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Opens tab `id` in `context` with a client as tech1 (autoSync on: the tabs elect their leader). Every request that
