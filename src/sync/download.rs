@@ -273,38 +273,31 @@ pub fn is_moving(f: &Filter) -> bool {
         Filter::And(items) | Filter::Or(items) => items.iter().any(is_moving),
         Filter::Not(inner) => is_moving(inner),
         Filter::Related(_) => true,
-        Filter::Condition(c) => matches!(
-            c.operator,
-            EqUserId
-                | NeUserId
-                | EqUserTeams
-                | EqUserOrUserTeams
-                | EqBusinessId
-                | NeBusinessId
-                | Today
-                | Tomorrow
-                | Yesterday
-                | NextSevenDays
-                | LastSevenDays
-                | ThisWeek
-                | LastWeek
-                | NextWeek
-                | ThisMonth
-                | LastMonth
-                | NextMonth
-                | ThisYear
-                | LastYear
-                | NextYear
-                | LastXDays
-                | NextXDays
-                | LastXWeeks
-                | NextXWeeks
-                | LastXMonths
-                | NextXMonths
-                | LastXYears
-                | NextXYears
-                | OlderThanXDays
-        ),
+        Filter::Condition(c) => {
+            matches!(
+                c.operator,
+                EqUserId
+                    | NeUserId
+                    | EqUserTeams
+                    | EqUserOrUserTeams
+                    | EqBusinessId
+                    | NeBusinessId
+                    | Today
+                    | Tomorrow
+                    | Yesterday
+                    | NextSevenDays
+                    | LastSevenDays
+                    | ThisWeek
+                    | LastWeek
+                    | NextWeek
+                    | ThisMonth
+                    | LastMonth
+                    | NextMonth
+                    | ThisYear
+                    | LastYear
+                    | NextYear
+            ) || c.operator.counts_units() // last-x-days, older-than-x-days...: relative to today too
+        }
     }
 }
 
