@@ -411,3 +411,41 @@ export async function projectAll(db, store, keys) {
   }
   return JSON.stringify(out);
 }
+
+/** The `[key, value]` pairs of `meta` from `lower` to `upper`, requested in `tx` (the query cache's row stamps). */
+function stampsIn(tx, lower, upper) {
+  return request(tx.objectStore("meta").getAll(IDBKeyRange.bound(lower, upper))).then((all) => JSON.stringify(all.map((e) => [e.key, e.value])));
+}
+
+/**
+ * Every row of `store` as `[primaryKey, row[keys[0]], row[keys[1]], ...]` (missing keys as null), and the stamps of
+ * `meta` from `lower` to `upper`, read in ONE readonly transaction (so the stamps say which writes the columns
+ * hold). Resolves `[rowCount, json, stamps]`: the rows as JSON in UTF-8 bytes, the stamps as JSON text.
+ */
+export async function loadColumns(db, store, keys, lower, upper) {
+  const tx = db.transaction([store, "meta"], "readonly");
+  const stamps = stampsIn(tx, lower, upper);
+  const s = tx.objectStore(store);
+  const all = await request(s.getAll());
+  const pk = s.keyPath;
+  const out = new Array(all.length);
+  for (let i = 0; i < all.length; i++) {
+    const row = all[i];
+    const r = [row[pk]];
+    for (const k of keys) r.push(row[k] ?? null);
+    out[i] = r;
+  }
+  return [all.length, json(out), await stamps];
+}
+
+/**
+ * The rows of `store` with primary keys `ids` (null for a missing one), in order, and the stamps of `meta` from
+ * `lower` to `upper`, in ONE readonly transaction. Resolves `[json, stamps]` (UTF-8 bytes, JSON text).
+ */
+export async function getRowsStamped(db, store, ids, lower, upper) {
+  const tx = db.transaction([store, "meta"], "readonly");
+  const stamps = stampsIn(tx, lower, upper);
+  const s = tx.objectStore(store);
+  const rows = await Promise.all(ids.map((id) => request(s.get(id))));
+  return [json(rows.map((r) => r ?? null)), await stamps];
+}

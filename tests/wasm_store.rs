@@ -223,7 +223,9 @@ async fn every_access_path_returns_what_the_evaluator_returns() {
         "$orderby=msdyn_timefrompromised,msdyn_name&$top=40",
         "$filter=msdyn_city eq 'Brest'&$orderby=msdyn_name&$top=12",
     ];
-    for q in queries {
+    // Every query through the IndexedDB paths, then through the query cache (rowcache.rs).
+    for (cached, q) in queries.iter().map(|q| (false, *q)).chain(queries.iter().map(|q| (true, *q))) {
+        s.set_query_cache(cached);
         let expected = engine.retrieve_multiple("msdyn_workorder", q, data.clone(), JsValue::UNDEFINED).unwrap();
         let got = s.retrieve_multiple_records("msdyn_workorder".into(), Some(q.into()), None).await.unwrap();
         let ids = |v: &JsValue| -> Vec<String> {
@@ -239,8 +241,17 @@ async fn every_access_path_returns_what_the_evaluator_returns() {
                     r["msdyn_timefrompromised"].as_str().is_some_and(|d| ("2026-11-05".."2026-11-12").contains(&d))
                 })
                 .count() as f64;
+            if cached {
+                // The first cached query built the cache (every row); a warm one reads only the rows of the answer
+                // and those tying with its last on the date.
+                s.retrieve_multiple_records("msdyn_workorder".into(), Some(q.into()), None).await.unwrap();
+                assert_eq!(get(&s.query_stats(), "cachedRows").as_f64(), Some(400.0));
+            }
             let read = get(&s.query_stats(), "rowsRead").as_f64().unwrap();
             assert!(read > 0.0 && read < window, "read {read} rows of a {window}-row window for {q}");
+            if cached {
+                assert!(read >= 17.0 && read < 17.0 + 10.0, "read {read} rows from the cache for {q}");
+            }
         }
         // Paging through the same query gives the same rows.
         let mut paged = Vec::new();
@@ -253,4 +264,100 @@ async fn every_access_path_returns_what_the_evaluator_returns() {
         assert_eq!(paged, ids(&expected), "paged: {q}");
     }
     s.delete_database().await.unwrap();
+}
+
+fn work_order(i: u64, day: u64, status: u64) -> serde_json::Value {
+    serde_json::json!({
+        "msdyn_workorderid": format!("00000000-0000-4000-8000-{:012x}", i),
+        "msdyn_name": format!("WO-{i:04}"),
+        "msdyn_timefrompromised": format!("2026-11-{:02}T{:02}:00:00Z", 1 + day % 28, i / 28 % 24),
+        "msdyn_systemstatus": 690970000 + status,
+    })
+}
+
+async fn ids_of(s: &OfflineStore, q: &str) -> Vec<String> {
+    let r = s.retrieve_multiple_records("msdyn_workorder".into(), Some(q.into()), None).await.unwrap();
+    let a: js_sys::Array = get(&r, "entities").dyn_into().unwrap();
+    a.iter().map(|r| get(&r, "msdyn_workorderid").as_string().unwrap()).collect()
+}
+
+fn rows_read(s: &OfflineStore) -> f64 {
+    get(&s.query_stats(), "rowsRead").as_f64().unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn the_query_cache_sees_what_other_connections_write_and_what_rolls_back() {
+    let profile = unique("cache");
+    let idx = r#"{"msdyn_workorder": ["msdyn_timefrompromised", "msdyn_systemstatus"]}"#;
+    // Two connections to one database: two tabs of one user.
+    let a = open(ORG, USER_A, &profile, &["msdyn_workorder"], idx).await;
+    let b = open(ORG, USER_A, &profile, &["msdyn_workorder"], idx).await;
+    let rows: js_sys::Array = (0..300u64).map(|i| js(&work_order(i, i % 28, i % 3).to_string())).collect();
+    a.put_server_rows("msdyn_workorder".into(), rows).await.unwrap();
+    let q = "$filter=msdyn_systemstatus eq 690970001 and msdyn_timefrompromised ge 2026-11-03&$orderby=msdyn_timefrompromised,msdyn_name&$top=5";
+    let uncached = |s: &OfflineStore| {
+        s.set_query_cache(false);
+    };
+    let first = ids_of(&a, q).await;
+    assert_eq!(rows_read(&a), 300.0 + 5.0, "the first query builds the cache (every row) and reads its 5 rows");
+    let again = ids_of(&a, q).await;
+    assert_eq!((again.clone(), rows_read(&a)), (first.clone(), 5.0), "a warm query reads only its rows");
+
+    // The other connection: a new first row, an update that takes the second row out, a delete of the third.
+    let new_id = "00000000-0000-4000-8000-0000000009ff";
+    b.create_record(
+        "msdyn_workorder".into(),
+        js(&format!(
+            r#"{{"msdyn_workorderid": "{new_id}", "msdyn_name": "WO-new", "msdyn_timefrompromised": "2026-11-03T00:00:00Z", "msdyn_systemstatus": 690970001}}"#
+        )),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    b.update_record("msdyn_workorder".into(), first[1].clone(), js(r#"{"msdyn_systemstatus": 690970002}"#), None, None)
+        .await
+        .unwrap();
+    b.delete_record("msdyn_workorder".into(), first[2].clone(), None, None).await.unwrap();
+    let seen = ids_of(&a, q).await;
+    assert_eq!(seen[0], new_id);
+    assert!(!seen.contains(&first[1]) && !seen.contains(&first[2]), "{seen:?}");
+    assert_eq!(seen[1], first[0]);
+    uncached(&a);
+    assert_eq!(ids_of(&a, q).await, seen, "the cache answers as the IndexedDB path does");
+    a.set_query_cache(true);
+
+    // A write of this connection updates its cache in place: no rebuild.
+    a.update_record("msdyn_workorder".into(), new_id.into(), js(r#"{"msdyn_systemstatus": 690970000}"#), None, None)
+        .await
+        .unwrap();
+    let own = ids_of(&a, q).await;
+    assert_eq!(rows_read(&a), 5.0, "no rebuild after this connection's own write");
+    assert!(!own.contains(&new_id.to_string()));
+    assert_eq!(own[0], first[0]);
+
+    // A write that rolls back (a duplicate id) leaves rows and stamp as they were: the cache stays valid.
+    let dup = b
+        .create_record(
+            "msdyn_workorder".into(),
+            js(&format!(r#"{{"msdyn_workorderid": "{}", "msdyn_name": "dup"}}"#, first[0])),
+            None,
+            None,
+        )
+        .await;
+    assert!(dup.is_err());
+    assert_eq!(ids_of(&a, q).await, own);
+    assert_eq!(rows_read(&a), 5.0, "an aborted write changes no stamp (it is in the write's transaction)");
+
+    // Server rows written by the other connection (as a sync does) are seen too, and so are the ones it deletes.
+    let mut moved = work_order(1000, 2, 1);
+    moved["msdyn_timefrompromised"] = serde_json::json!("2026-11-03T00:30:00Z");
+    let put: js_sys::Array = [js(&moved.to_string())].into_iter().collect();
+    b.put_server_rows("msdyn_workorder".into(), put).await.unwrap();
+    let with = ids_of(&a, q).await;
+    assert_eq!(with[0], moved["msdyn_workorderid"].as_str().unwrap());
+    b.delete_record("msdyn_workorder".into(), with[0].clone(), None, None).await.unwrap();
+    assert_eq!(ids_of(&a, q).await, own);
+    a.close();
+    b.delete_database().await.unwrap();
 }

@@ -7,6 +7,7 @@
 mod access;
 pub(crate) mod idb;
 mod query;
+pub(crate) mod rowcache;
 
 use std::collections::BTreeSet;
 use std::rc::Rc;
@@ -52,6 +53,8 @@ pub(crate) struct Inner {
     pub(crate) user: std::cell::RefCell<EvalContext>,
     /// What the last offline query read (`queryStats()`): counters for the bench and the access-path tests.
     pub(crate) stats: std::cell::Cell<QueryStats>,
+    /// The query cache (`rowcache.rs`) and this instance's write stamps.
+    pub(crate) caches: rowcache::Caches,
 }
 
 /// Counters of one offline query: IndexedDB reads (batches) and the rows they returned.
@@ -184,7 +187,16 @@ impl OfflineStore {
         let db = idb::open_database(convert::to_js(&layout)?).await.map_err(|e| idb_err("open", e))?;
         let user = std::cell::RefCell::new(EvalContext::default());
         Ok(OfflineStore {
-            inner: Rc::new(Inner { db, schema, tables, layout, org_url: o.org_url, user, stats: Default::default() }),
+            inner: Rc::new(Inner {
+                db,
+                schema,
+                tables,
+                layout,
+                org_url: o.org_url,
+                user,
+                stats: Default::default(),
+                caches: rowcache::Caches::new(),
+            }),
         })
     }
 
@@ -246,7 +258,7 @@ impl OfflineStore {
             }
             names.push(HOOK_QUEUE);
         }
-        idb::write(&inner.db, stores(&names), ops).await.map_err(|e| idb_err("createRecord", e))?;
+        rowcache::write(&inner, &names, ops).await.map_err(|e| idb_err("createRecord", e))?;
         Ok(record_ref(&table, &w.id))
     }
 
@@ -362,7 +374,20 @@ impl OfflineStore {
     #[wasm_bindgen(js_name = queryStats)]
     pub fn query_stats(&self) -> JsValue {
         let s = self.inner.stats.get();
-        object(&[("batches", JsValue::from(s.batches)), ("rowsRead", JsValue::from(s.rows_read))])
+        let (rows, bytes) = self.inner.caches.size();
+        object(&[
+            ("batches", JsValue::from(s.batches)),
+            ("rowsRead", JsValue::from(s.rows_read)),
+            ("cachedRows", JsValue::from(rows as u32)),
+            ("cacheBytes", JsValue::from(bytes as u32)),
+        ])
+    }
+
+    /// Turns the query cache (docs/QUERY.md "Query cache") on or off for this store instance (on by default; the
+    /// tests compare the IndexedDB paths with it).
+    #[wasm_bindgen(js_name = setQueryCache)]
+    pub fn set_query_cache(&self, on: bool) {
+        self.inner.caches.enabled.set(on);
     }
 
     /// The queued offline changes, in upload order.
@@ -397,7 +422,7 @@ impl OfflineStore {
         // Rows stored outside a sync: the next sync pass evaluates the scope over the whole store (docs/SYNC.md).
         let dirty = object(&[("key", JsValue::from_str("scopeDirty")), ("value", JsValue::TRUE)]);
         ops.push(&op("put", META, &dirty));
-        idb::write(&inner.db, stores(&[&store, META]), ops).await.map_err(|e| idb_err("putServerRows", e))?;
+        rowcache::write(&inner, &[&store, META], ops).await.map_err(|e| idb_err("putServerRows", e))?;
         Ok(())
     }
 
@@ -537,6 +562,14 @@ pub(crate) async fn modify_row_in(
     let store = table_store(table);
     let failure: Rc<std::cell::RefCell<Option<JsValue>>> = Rc::default();
     let failure2 = failure.clone();
+    // The table's write stamp (rowcache.rs) commits with the ops; the ops are kept for the cache.
+    let (stamp, stamped) = rowcache::stamp_ops(inner, [table]);
+    let written: Rc<std::cell::RefCell<Option<Array>>> = Rc::default();
+    let written2 = written.clone();
+    let mut names = names.to_vec();
+    if !names.contains(&META) {
+        names.push(META);
+    }
     let modify = Closure::<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>::new(move |existing: JsValue| {
         let mut run = |existing: JsValue| -> Result<JsValue, JsValue> {
             let row = if existing.is_undefined() {
@@ -548,19 +581,27 @@ pub(crate) async fn modify_row_in(
                 Some(row)
             };
             let ops = decide(row)?;
+            if ops.length() > 0 {
+                *written2.borrow_mut() = Some(ops.clone());
+                let all: Array = ops.iter().chain(stamp.iter().cloned()).collect();
+                return Ok(object(&[("ops", all.into()), ("result", JsValue::NULL)]));
+            }
             Ok(object(&[("ops", ops.into()), ("result", JsValue::NULL)]))
         };
         run(existing).inspect_err(|e| *failure2.borrow_mut() = Some(e.clone()))
     });
     let result = idb::read_modify_write(
         &inner.db,
-        stores(names),
+        stores(&names),
         &store,
         &JsValue::from_str(key),
         modify.as_ref().unchecked_ref(),
     )
     .await;
     drop(modify);
+    if let (Ok(_), Some(ops)) = (&result, written.borrow_mut().take()) {
+        rowcache::committed(inner, &stamped, &ops, None);
+    }
     // A failure raised by `decide` (typed) wins over the transaction's abort error it caused.
     result.map(|_| ()).map_err(|e| failure.borrow_mut().take().unwrap_or_else(|| idb_err(what, e)))
 }

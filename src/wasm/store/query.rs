@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use wasm_bindgen::JsValue;
 
 use super::access::{self, range_js, Access, Bound};
-use super::{idb, idb_err, js_err, not_found, Inner};
+use super::{idb, idb_err, js_err, not_found, rowcache, Inner};
 use crate::error::Error;
 use crate::query::plan::{Condition, Filter, Literal, Operator, Query};
 use crate::query::{self, EvalContext, MemorySource, Predicate, Row};
@@ -198,7 +198,7 @@ async fn ordered_scan(
 
 /// The row keys `q`'s filter reads on its own table, or `None` when it reads more than those (related rows are
 /// tested from their own tables, so a related-row filter needs only the key it joins on).
-fn filter_keys(schema: &crate::schema::Schema, q: &Query) -> Option<BTreeSet<String>> {
+pub(crate) fn filter_keys(schema: &crate::schema::Schema, q: &Query) -> Option<BTreeSet<String>> {
     fn walk(t: &crate::schema::TableDef, f: &Filter, out: &mut BTreeSet<String>) -> Option<()> {
         match f {
             Filter::And(v) | Filter::Or(v) => v.iter().try_for_each(|x| walk(t, x, out)),
@@ -301,7 +301,14 @@ pub async fn retrieve_multiple(
     if let Access::Ordered { index, lower, upper, descending, non_null } = access::choose(inner, &plan, ctx) {
         let need = (skip + page_size as usize + 1).min(plan.top.map_or(usize::MAX, |t| t as usize));
         let related = source_for(inner, &plan, Vec::new()).await?;
-        main = ordered_scan(inner, &plan, &index, lower, upper, descending, non_null, need, &related, ctx).await?;
+        main = match rowcache::ordered(inner, &plan, &index, &lower, &upper, descending, non_null, need, &related, ctx)
+            .await?
+        {
+            rowcache::Cached::Rows(rows) => rows,
+            rowcache::Cached::Unavailable => {
+                ordered_scan(inner, &plan, &index, lower, upper, descending, non_null, need, &related, ctx).await?
+            }
+        };
     }
     let main = match main {
         Some(rows) => rows,

@@ -22,7 +22,7 @@ use self::mirror::{Local, Projection};
 use self::transport::{SendError, Transport};
 use super::convert::{self, from_js};
 use super::error::bad_argument;
-use super::store::{context, idb, idb_err, js_err, op, stores, Inner, OfflineStore};
+use super::store::{context, idb, idb_err, js_err, op, rowcache, stores, Inner, OfflineStore};
 use crate::error::{Error, ErrorCode};
 use crate::profile::Profile;
 use crate::query::EvalContext;
@@ -214,7 +214,7 @@ impl SyncInner {
         }
         crate::sort::sort_dedup(&mut staged.names);
         let refs: Vec<&str> = staged.names.iter().map(String::as_str).collect();
-        idb::write(&self.store.db, stores(&refs), staged.ops).await.map_err(|e| idb_err("sync: storing rows", e))?;
+        rowcache::write(&self.store, &refs, staged.ops).await.map_err(|e| idb_err("sync: storing rows", e))?;
         Ok(())
     }
 
@@ -336,7 +336,7 @@ impl SyncInner {
                 match rows {
                     Some((rows, n)) => {
                         let extra: Array = [meta].into_iter().collect();
-                        idb::put_rows(&self.store.db, stores(&[&store, META]), &store, &rows, extra)
+                        rowcache::put_rows(&self.store, &[&store, META], &tp.table, &rows, extra)
                             .await
                             .map_err(|e| store_failed(idb_err("sync: storing rows", e)))?;
                         report.downloaded += u64::from(n);
