@@ -417,58 +417,34 @@ function stampsIn(tx, lower, upper) {
   return request(tx.objectStore("meta").getAll(IDBKeyRange.bound(lower, upper))).then((all) => JSON.stringify(all.map((e) => [e.key, e.value])));
 }
 
-/** Distinct keys an index may have for `indexPairs` to read it key by key (more: one key cursor over it all). */
-const FEW_KEYS = 64;
+/** Rows per `getAll` when `loadColumns` reads a whole store (bounds the JS objects alive at once). */
+const COLUMN_CHUNK = 10000;
 
 /**
- * The entries of `index` as `[[key, [primaryKey, ...]], ...]` in index order, reading keys only (never a row):
- * an index with few distinct keys (an option set) is read as one `getAllKeys` per key, found with a `nextunique`
- * key cursor; any other with one key cursor.
+ * Every row of `store` as `[primaryKey, row[keys[0]], row[keys[1]], ...]` (missing keys as null), and the stamps of
+ * `meta` from `lower` to `upper`, read in ONE readonly transaction (so the stamps say which writes the columns
+ * hold), in chunks of `COLUMN_CHUNK` rows. Resolves `[rowCount, json, stamps]`: the rows as JSON in UTF-8 bytes,
+ * the stamps as JSON text.
  */
-function indexPairs(index) {
-  return new Promise((resolve, reject) => {
-    const keys = [];
-    const unique = index.openKeyCursor(null, "nextunique");
-    unique.onerror = () => reject(unique.error);
-    unique.onsuccess = () => {
-      const c = unique.result;
-      if (c && keys.length < FEW_KEYS) {
-        keys.push(c.key);
-        return c.continue();
-      }
-      if (!c) {
-        Promise.all(keys.map((k) => request(index.getAllKeys(IDBKeyRange.only(k))))).then(
-          (ids) => resolve(keys.map((k, i) => [k, ids[i]])),
-          reject,
-        );
-        return;
-      }
-      const out = [];
-      const all = index.openKeyCursor();
-      all.onerror = () => reject(all.error);
-      all.onsuccess = () => {
-        const d = all.result;
-        if (!d) return resolve(out);
-        const last = out[out.length - 1];
-        if (last && indexedDB.cmp(last[0], d.key) === 0) last[1].push(d.primaryKey);
-        else out.push([d.key, [d.primaryKey]]);
-        d.continue();
-      };
-    };
-  });
-}
-
-/**
- * The entries of `store`'s indexes `names` (see `indexPairs`), and the stamps of `meta` from `lower` to `upper`, in
- * ONE readonly transaction (so the stamps say which writes the entries hold). Resolves `[json, stamps]`: per index
- * its entries, as JSON in UTF-8 bytes; the stamps as JSON text.
- */
-export async function loadIndexes(db, store, names, lower, upper) {
+export async function loadColumns(db, store, keys, lower, upper) {
   const tx = db.transaction([store, "meta"], "readonly");
   const stamps = stampsIn(tx, lower, upper);
   const s = tx.objectStore(store);
-  const entries = await Promise.all(names.map((n) => indexPairs(s.index(n))));
-  return [json(entries), await stamps];
+  const pk = s.keyPath;
+  const out = [];
+  let after;
+  for (;;) {
+    const range = after === undefined ? undefined : IDBKeyRange.lowerBound(after, true);
+    const chunk = await request(s.getAll(range, COLUMN_CHUNK));
+    for (const row of chunk) {
+      const r = [row[pk]];
+      for (const k of keys) r.push(row[k] ?? null);
+      out.push(r);
+    }
+    if (chunk.length < COLUMN_CHUNK) break;
+    after = chunk[chunk.length - 1][pk];
+  }
+  return [out.length, json(out), await stamps];
 }
 
 /**

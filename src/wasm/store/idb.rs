@@ -127,10 +127,10 @@ extern "C" {
     #[wasm_bindgen(js_name = closeDatabase)]
     pub fn close_database(db: &JsValue);
 
-    /// The entries (`[[key, [primaryKey...]]...]` in index order) of `store`'s indexes `names` and the `meta` stamps
-    /// from `lower` to `upper`, in one readonly transaction, keys only: `[json (UTF-8 bytes), stamps (JSON text)]`.
-    #[wasm_bindgen(js_name = loadIndexes, catch)]
-    pub async fn load_indexes(db: &JsValue, store: &str, names: Array, lower: &str, upper: &str)
+    /// Every row of `store` reduced to `[primaryKey, ...keys]` and the `meta` stamps from `lower` to `upper`, in one
+    /// readonly transaction: `[rowCount, json (UTF-8 bytes), stamps (JSON text)]`.
+    #[wasm_bindgen(js_name = loadColumns, catch)]
+    pub async fn load_columns(db: &JsValue, store: &str, keys: Array, lower: &str, upper: &str)
         -> Result<JsValue, JsValue>;
 
     /// The rows of `store` with primary keys `ids` (null when missing) and the `meta` stamps from `lower` to `upper`,

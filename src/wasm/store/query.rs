@@ -198,7 +198,7 @@ async fn ordered_scan(
 
 /// The row keys `q`'s filter reads on its own table, or `None` when it reads more than those (related rows are
 /// tested from their own tables, so a related-row filter needs only the key it joins on).
-fn filter_keys(schema: &crate::schema::Schema, q: &Query) -> Option<BTreeSet<String>> {
+pub(crate) fn filter_keys(schema: &crate::schema::Schema, q: &Query) -> Option<BTreeSet<String>> {
     fn walk(t: &crate::schema::TableDef, f: &Filter, out: &mut BTreeSet<String>) -> Option<()> {
         match f {
             Filter::And(v) | Filter::Or(v) => v.iter().try_for_each(|x| walk(t, x, out)),
@@ -223,7 +223,7 @@ fn filter_keys(schema: &crate::schema::Schema, q: &Query) -> Option<BTreeSet<Str
 }
 
 /// The first batch of an ordered scan: a few times what is needed, so the match rate it shows sizes the next one.
-pub(crate) fn first_batch(need: usize) -> u32 {
+fn first_batch(need: usize) -> u32 {
     (need.saturating_mul(4)).clamp(32, 1024) as u32
 }
 
@@ -231,7 +231,7 @@ pub(crate) fn first_batch(need: usize) -> u32 {
 /// as the result needs (every row read is a random read in IndexedDB) in as few requests as possible (each is a
 /// transaction and a round trip). A batch wholly made of rows a previous batch already read (ties on the key)
 /// doubles, so a long run of ties is always passed.
-pub(crate) fn next_batch(batch: u32, fresh: usize, matched: usize, need: usize, read: usize) -> u32 {
+fn next_batch(batch: u32, fresh: usize, matched: usize, need: usize, read: usize) -> u32 {
     const MAX: u32 = 4096;
     if fresh == 0 {
         return batch.saturating_mul(2);

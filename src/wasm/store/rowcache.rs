@@ -25,13 +25,15 @@ use wasm_bindgen::JsValue;
 use super::access::Bound;
 use super::{idb, idb_err, js_err, op, stores, Inner};
 use crate::error::{Error, ErrorCode};
-use crate::query::plan::{Filter, Operator, Query};
+use crate::query::plan::Query;
 use crate::query::{EvalContext, MemorySource, Predicate, Row};
 use crate::store::layout::{table_store, META};
 use crate::wasm::convert::object;
 
 /// Tables with more rows are not cached (memory: about 100 bytes a row for four columns, see docs/PERFORMANCE.md).
 const MAX_ROWS: usize = 500_000;
+/// At most this many columns per table (the indexed ones and those queries filter on).
+const MAX_KEYS: usize = 16;
 /// A write of more rows than this to a cached table drops its sorted orders (rebuilt by the next query) instead of
 /// moving each row in them.
 const BULK: usize = 64;
@@ -457,65 +459,47 @@ pub(crate) async fn put_rows(
     Ok(())
 }
 
-/// Builds the cache of `table`: the entries of its indexes (keys only: no row is read), in one transaction with
-/// the stamps. `false` when the table has too many rows to cache, or a primary key that is not a lower-case GUID.
-async fn build(inner: &Inner, table: &str) -> Result<bool, JsValue> {
+/// Builds the cache of `table` with `keys` (and the primary key): every row, in one transaction with the stamps.
+/// `false` when the table has too many rows to cache.
+async fn build(inner: &Inner, table: &str, keys: Vec<String>) -> Result<bool, JsValue> {
     let (lower, upper) = prefix(table);
-    let store = table_store(table);
-    let keys: Vec<String> = inner
-        .layout
-        .stores
-        .iter()
-        .find(|s| s.name == store)
-        .map(|s| s.indexes.iter().map(|i| i.name.clone()).collect())
-        .unwrap_or_default();
-    let names: Array = keys.iter().map(|k| JsValue::from_str(k)).collect();
-    let got = idb::load_indexes(&inner.db, &store, names, &lower, &upper).await.map_err(|e| idb_err("query", e))?;
+    let key_list: Array = keys.iter().map(|k| JsValue::from_str(k)).collect();
+    let got = idb::load_columns(&inner.db, &table_store(table), key_list, &lower, &upper)
+        .await
+        .map_err(|e| idb_err("query", e))?;
     let parts = Array::from(&got);
+    let n = parts.get(0).as_f64().unwrap_or(0.0) as usize;
+    inner.stats.set(inner.stats.get().add(1, n));
     inner.caches.tables.borrow_mut().remove(table);
-    let bad = |e: String| js_err(Error::new(ErrorCode::StorageError, format!("query cache of '{table}': {e}")));
-    let text = String::from_utf8(js_sys::Uint8Array::new(&parts.get(0)).to_vec()).map_err(|e| bad(e.to_string()))?;
-    let entries: Vec<Vec<(Value, Vec<String>)>> = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-    let stamps: Vec<(String, f64)> =
-        serde_json::from_str(&parts.get(1).as_string().unwrap_or_default()).map_err(|e| bad(e.to_string()))?;
-    let mut cache = TableCache {
-        stamps,
-        cols: vec![Vec::new(); keys.len()],
-        keys,
-        ids: Vec::new(),
-        pos: HashMap::new(),
-        sorted: HashMap::new(),
-    };
-    for (k, groups) in entries.into_iter().enumerate() {
-        // The index's order is (key, primary key): the order of the entries as read.
-        let mut order = Vec::new();
-        for (key, ids) in groups {
-            for id in ids {
-                let Some(id) = parse_id(&id) else {
-                    inner.caches.too_big.borrow_mut().insert(table.to_string());
-                    return Ok(false);
-                };
-                let p = match cache.pos.get(&id) {
-                    Some(&p) => p,
-                    None => {
-                        let p = cache.ids.len() as u32;
-                        cache.ids.push(id);
-                        cache.cols.iter_mut().for_each(|c| c.push(Cell::Null));
-                        cache.pos.insert(id, p);
-                        p
-                    }
-                };
-                cache.cols[k][p as usize] = Cell::from_value(key.clone());
-                order.push(p);
-            }
-        }
-        cache.sorted.insert(k, order);
-    }
-    // Index entries were read, no row.
-    inner.stats.set(inner.stats.get().add(1, 0));
-    if cache.ids.len() > MAX_ROWS {
+    if n > MAX_ROWS {
         inner.caches.too_big.borrow_mut().insert(table.to_string());
         return Ok(false);
+    }
+    let bad = |e: String| js_err(Error::new(ErrorCode::StorageError, format!("query cache of '{table}': {e}")));
+    let text = String::from_utf8(js_sys::Uint8Array::new(&parts.get(1)).to_vec()).map_err(|e| bad(e.to_string()))?;
+    let rows: Vec<Vec<Value>> = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let stamps: Vec<(String, f64)> =
+        serde_json::from_str(&parts.get(2).as_string().unwrap_or_default()).map_err(|e| bad(e.to_string()))?;
+    let mut cache = TableCache {
+        stamps,
+        cols: vec![Vec::with_capacity(rows.len()); keys.len()],
+        keys,
+        ids: Vec::with_capacity(rows.len()),
+        pos: HashMap::with_capacity(rows.len()),
+        sorted: HashMap::new(),
+    };
+    for row in rows {
+        let mut it = row.into_iter();
+        let Some(id) = it.next().and_then(|v| v.as_str().and_then(parse_id)) else {
+            // A primary key that is not a lower-case GUID: not cached (queries take the IndexedDB paths).
+            inner.caches.too_big.borrow_mut().insert(table.to_string());
+            return Ok(false);
+        };
+        cache.pos.insert(id, cache.ids.len() as u32);
+        cache.ids.push(id);
+        for (col, v) in cache.cols.iter_mut().zip(it) {
+            col.push(Cell::from_value(v));
+        }
     }
     inner.caches.tables.borrow_mut().insert(table.to_string(), cache);
     Ok(true)
@@ -529,33 +513,10 @@ pub(crate) enum Cached {
     Rows(Option<Vec<Row>>),
 }
 
-/// The top-level conditions of `q`'s filter the cache can test (on cached columns; not `not-null`, which a stored
-/// value of the wrong type satisfies though no index holds it), and whether they are the whole filter.
-fn cached_conditions(inner: &Inner, q: &Query, keys: &[String]) -> (Vec<Filter>, bool) {
-    let Some(t) = inner.schema.table(&q.table) else { return (Vec::new(), false) };
-    let items: Vec<&Filter> = match &q.filter {
-        None => Vec::new(),
-        Some(Filter::And(v)) => v.iter().collect(),
-        Some(f) => vec![f],
-    };
-    let usable = |f: &Filter| match f {
-        Filter::Condition(c) => {
-            c.entity.is_none()
-                && c.operator != Operator::NotNull
-                && t.attribute(&c.attribute).is_some_and(|a| keys.contains(&a.row_key()))
-        }
-        _ => false,
-    };
-    let picked: Vec<Filter> = items.iter().filter(|f| usable(f)).map(|f| (*f).clone()).collect();
-    let exact = picked.len() == items.len();
-    (picked, exact)
-}
-
-/// The ordered access path from the cache (same contract as `ordered_scan`): the rows of `index` within the bounds,
-/// in its order (descending when asked), whose cached columns pass the filter's conditions on them, are read by key
-/// (in batches sized as the IndexedDB walk sizes them; one batch of exactly the rows needed when the cached
-/// conditions are the whole filter), each batch in one transaction with the stamps, and tested with the whole
-/// filter, until `need` matched (plus the rows tying with the last on the index key).
+/// The ordered access path from the cache (same contract as `ordered_scan`): walks the cached order of `index`
+/// within the bounds (descending when asked), tests the filter on the cached columns, and reads by key, in one
+/// transaction with the stamps, the first `need` rows that match plus the rows tying with the last of them on the
+/// index key (known from the cache too); the rows read are tested with the filter again.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn ordered(
     inner: &Inner,
@@ -577,12 +538,31 @@ pub(crate) async fn ordered(
         Some(f) => Some(Predicate::compile(&inner.schema, &q.table, f, source, ctx).map_err(js_err)?),
         None => None,
     };
+    let Some(mut wanted) = super::query::filter_keys(&inner.schema, q) else { return Ok(Cached::Unavailable) };
+    let pk = inner.schema.table(&q.table).map(|t| t.primary_id_attribute.clone()).unwrap_or_default();
+    wanted.insert(index.to_string());
+    wanted.remove(&pk);
     'attempt: for _ in 0..3 {
-        if !c.tables.borrow().contains_key(&q.table) && !build(inner, &q.table).await? {
-            return Ok(Cached::Unavailable);
+        // The cache must hold every column the filter and the order read.
+        let missing = c.tables.borrow().get(&q.table).is_none_or(|t| wanted.iter().any(|k| !t.keys.contains(k)));
+        if missing {
+            let mut keys: BTreeSet<String> =
+                c.tables.borrow().get(&q.table).map(|t| t.keys.iter().cloned().collect()).unwrap_or_default();
+            keys.extend(wanted.iter().cloned());
+            if let Some(s) = inner.layout.stores.iter().find(|s| s.name == table_store(&q.table)) {
+                for i in &s.indexes {
+                    if keys.len() < MAX_KEYS {
+                        keys.insert(i.name.clone());
+                    }
+                }
+            }
+            keys.remove(&pk);
+            if keys.len() > MAX_KEYS || !build(inner, &q.table, keys.into_iter().collect()).await? {
+                return Ok(Cached::Unavailable);
+            }
         }
         // The window of the index, its cached conditions, and the stamps the cache reflects.
-        let (window, keys, conds, exact, stamps) = {
+        let (window, keys, stamps) = {
             let mut tables = c.tables.borrow_mut();
             let Some(cache) = tables.get_mut(&q.table) else { return Ok(Cached::Unavailable) };
             let Some(k) = cache.keys.iter().position(|x| x == index) else { return Ok(Cached::Unavailable) };
@@ -605,22 +585,17 @@ pub(crate) async fn ordered(
             if descending {
                 window.reverse();
             }
-            let (conds, exact) = cached_conditions(inner, q, &cache.keys);
-            (window, cache.keys.clone(), conds, exact, cache.stamps.clone())
+            (window, cache.keys.clone(), cache.stamps.clone())
         };
-        let test = if conds.is_empty() {
-            None
-        } else {
-            Some(Predicate::compile(&inner.schema, &q.table, &Filter::And(conds), source, ctx).map_err(js_err)?)
-        };
+        let test = &pred;
         let index_at = keys.iter().position(|x| x == index).unwrap_or(0);
-        let used: Vec<usize> = (0..keys.len()).collect();
+        // Only the columns the filter reads go into the row it is tested on (with the primary key).
+        let used: Vec<usize> = (0..keys.len()).filter(|&i| wanted.contains(&keys[i])).collect();
         let mut row = Row::new();
         let mut next = 0usize;
         let mut matched: Vec<Row> = Vec::new();
         let mut last_key: Option<Cell> = None;
-        let mut batch = if exact { need.max(1) } else { super::query::first_batch(need) as usize };
-        let mut read = 0usize;
+        let mut batch = need.max(1);
         let (lo, hi) = prefix(&q.table);
         loop {
             // The next `batch` candidates (each with its index key), from the cache.
@@ -659,6 +634,7 @@ pub(crate) async fn ordered(
                                 },
                             }
                         }
+                        row.insert(pk.clone(), Value::String(format_id(cache.ids[p])));
                         if !t.test(&row) {
                             continue;
                         }
@@ -683,8 +659,6 @@ pub(crate) async fn ordered(
             let text = String::from_utf8(js_sys::Uint8Array::new(&parts.get(0)).to_vec()).unwrap_or_default();
             let rows: Vec<Value> = serde_json::from_str(&text)
                 .map_err(|e| js_err(Error::new(ErrorCode::StorageError, format!("a stored row is not JSON: {e}"))))?;
-            let fresh = rows.len();
-            read += fresh;
             for ((_, key), r) in picked.into_iter().zip(rows) {
                 let Value::Object(r) = r else {
                     // Equal stamps but a row that is gone: a writer that does not stamp. Not trusted.
@@ -697,7 +671,7 @@ pub(crate) async fn ordered(
                 if pred.as_ref().is_none_or(|p| p.test(&r)) {
                     last_key = Some(key);
                     matched.push(r);
-                } else if exact {
+                } else {
                     // The cached columns said it matches and the row says otherwise: not trusted.
                     c.tables.borrow_mut().remove(&q.table);
                     continue 'attempt;
@@ -713,12 +687,9 @@ pub(crate) async fn ordered(
                 }
                 return Ok(Cached::Rows(Some(matched)));
             }
-            batch = if matched.len() >= need {
-                // Only the ties of the last match are left: the loop above stops at the first that is not one.
-                usize::MAX
-            } else {
-                super::query::next_batch(batch as u32, fresh, matched.len(), need, read) as usize
-            };
+            // Only the ties of the last match are left (the walk above stops at the first row that is not one), or
+            // rows matched in the cache but not when read (another writer's change; rebuilt above): pick again.
+            batch = if matched.len() >= need { usize::MAX } else { need - matched.len() };
         }
     }
     Ok(Cached::Unavailable)
