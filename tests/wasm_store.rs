@@ -250,7 +250,7 @@ async fn every_access_path_returns_what_the_evaluator_returns() {
             let read = get(&s.query_stats(), "rowsRead").as_f64().unwrap();
             assert!(read > 0.0 && read < window, "read {read} rows of a {window}-row window for {q}");
             if cached {
-                assert!(read >= 17.0 && read < 17.0 + 10.0, "read {read} rows from the cache for {q}");
+                assert!((17.0..27.0).contains(&read), "read {read} rows from the cache for {q}");
             }
         }
         // Paging through the same query gives the same rows.

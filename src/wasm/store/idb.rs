@@ -130,12 +130,22 @@ extern "C" {
     /// Every row of `store` reduced to `[primaryKey, ...keys]` and the `meta` stamps from `lower` to `upper`, in one
     /// readonly transaction: `[rowCount, json (UTF-8 bytes), stamps (JSON text)]`.
     #[wasm_bindgen(js_name = loadColumns, catch)]
-    pub async fn load_columns(db: &JsValue, store: &str, keys: Array, lower: &str, upper: &str)
-        -> Result<JsValue, JsValue>;
+    pub async fn load_columns(
+        db: &JsValue,
+        store: &str,
+        keys: Array,
+        lower: &str,
+        upper: &str,
+    ) -> Result<JsValue, JsValue>;
 
     /// The rows of `store` with primary keys `ids` (null when missing) and the `meta` stamps from `lower` to `upper`,
     /// in one readonly transaction: `[json (UTF-8 bytes), stamps (JSON text)]`.
     #[wasm_bindgen(js_name = getRowsStamped, catch)]
-    pub async fn get_rows_stamped(db: &JsValue, store: &str, ids: Array, lower: &str, upper: &str)
-        -> Result<JsValue, JsValue>;
+    pub async fn get_rows_stamped(
+        db: &JsValue,
+        store: &str,
+        ids: Array,
+        lower: &str,
+        upper: &str,
+    ) -> Result<JsValue, JsValue>;
 }

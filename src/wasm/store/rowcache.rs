@@ -267,7 +267,9 @@ impl TableCache {
                 }
                 let list = &self.sorted[&k];
                 let i = list.partition_point(|&x| self.cmp_at(k, x, p) == Ordering::Less);
-                self.sorted.get_mut(&k).map(|l| l.insert(i, p));
+                if let Some(l) = self.sorted.get_mut(&k) {
+                    l.insert(i, p);
+                }
             }
         }
     }
@@ -326,7 +328,8 @@ pub(crate) fn stamp_ops<'a>(inner: &Inner, tables: impl IntoIterator<Item = &'a 
         let seq = c.seq.get() + 1;
         c.seq.set(seq);
         let (p, _) = prefix(t);
-        let entry = object(&[("key", JsValue::from_str(&format!("{p}{}", c.writer))), ("value", JsValue::from(seq as f64))]);
+        let entry =
+            object(&[("key", JsValue::from_str(&format!("{p}{}", c.writer))), ("value", JsValue::from(seq as f64))]);
         ops.push(op("put", META, &entry));
         out.0.push((t.to_string(), seq));
     }
@@ -588,109 +591,86 @@ pub(crate) async fn ordered(
             (window, cache.keys.clone(), cache.stamps.clone())
         };
         let test = &pred;
+        let (lo, hi) = prefix(&q.table);
         let index_at = keys.iter().position(|x| x == index).unwrap_or(0);
         // Only the columns the filter reads go into the row it is tested on (with the primary key).
         let used: Vec<usize> = (0..keys.len()).filter(|&i| wanted.contains(&keys[i])).collect();
         let mut row = Row::new();
-        let mut next = 0usize;
-        let mut matched: Vec<Row> = Vec::new();
-        let mut last_key: Option<Cell> = None;
-        let mut batch = need.max(1);
-        let (lo, hi) = prefix(&q.table);
-        loop {
-            // The next `batch` candidates (each with its index key), from the cache.
-            let mut picked: Vec<(u128, Cell)> = Vec::new();
-            let mut ended = false;
-            {
-                let tables = c.tables.borrow();
-                let Some(cache) = tables.get(&q.table) else { continue 'attempt };
-                if cache.stamps != stamps {
-                    // A write of this instance updated the cache meanwhile: start again from the new state.
-                    continue 'attempt;
+        // The rows of the answer, with their index key: the first `need` that match, then those tying with the last.
+        let mut picked: Vec<(u128, Cell)> = Vec::new();
+        let mut ended = false;
+        {
+            let tables = c.tables.borrow();
+            let Some(cache) = tables.get(&q.table) else { continue 'attempt };
+            for &p in &window {
+                let p = p as usize;
+                let key = &cache.cols[index_at][p];
+                if picked.len() >= need && picked.last().is_none_or(|(_, l)| key_cmp(l, key) != Ordering::Equal) {
+                    ended = true;
+                    break;
                 }
-                while picked.len() < batch && next < window.len() {
-                    let p = window[next] as usize;
-                    if matched.len() >= need
-                        && last_key.as_ref().is_none_or(|l| key_cmp(l, &cache.cols[index_at][p]) != Ordering::Equal)
-                    {
-                        // Enough matched: only rows tying with the last match are still wanted, and the cache
-                        // knows this one does not.
-                        ended = true;
-                        break;
-                    }
-                    next += 1;
-                    if let Some(t) = &test {
-                        for &i in &used {
-                            let key = &keys[i];
-                            match &cache.cols[i][p] {
-                                Cell::Null => {
-                                    row.remove(key);
-                                }
-                                cell => match row.get_mut(key) {
-                                    Some(slot) => *slot = cell.to_value(),
-                                    None => {
-                                        row.insert(key.clone(), cell.to_value());
-                                    }
-                                },
+                if let Some(t) = test {
+                    for &i in &used {
+                        let key = &keys[i];
+                        match &cache.cols[i][p] {
+                            Cell::Null => {
+                                row.remove(key);
                             }
-                        }
-                        row.insert(pk.clone(), Value::String(format_id(cache.ids[p])));
-                        if !t.test(&row) {
-                            continue;
+                            cell => match row.get_mut(key) {
+                                Some(slot) => *slot = cell.to_value(),
+                                None => {
+                                    row.insert(key.clone(), cell.to_value());
+                                }
+                            },
                         }
                     }
-                    picked.push((cache.ids[p], cache.cols[index_at][p].clone()));
+                    match row.get_mut(&pk) {
+                        Some(slot) => *slot = Value::String(format_id(cache.ids[p])),
+                        None => {
+                            row.insert(pk.clone(), Value::String(format_id(cache.ids[p])));
+                        }
+                    }
+                    if !t.test(&row) {
+                        continue;
+                    }
                 }
+                picked.push((cache.ids[p], key.clone()));
             }
-            let exhausted = next >= window.len() && !ended;
-            let ids: Array = picked.iter().map(|(id, _)| JsValue::from_str(&format_id(*id))).collect();
-            let got = idb::get_rows_stamped(&inner.db, &table_store(&q.table), ids, &lo, &hi)
-                .await
-                .map_err(|e| idb_err("query", e))?;
-            let parts = Array::from(&got);
-            let now: Vec<(String, f64)> = serde_json::from_str(&parts.get(1).as_string().unwrap_or_default())
-                .map_err(|e| js_err(Error::new(ErrorCode::StorageError, format!("query cache stamps: {e}"))))?;
-            inner.stats.set(inner.stats.get().add(1, picked.len()));
-            if now != stamps {
-                // Another connection wrote since the cache was built: rebuild, start again.
-                c.tables.borrow_mut().remove(&q.table);
-                continue 'attempt;
-            }
-            let text = String::from_utf8(js_sys::Uint8Array::new(&parts.get(0)).to_vec()).unwrap_or_default();
-            let rows: Vec<Value> = serde_json::from_str(&text)
-                .map_err(|e| js_err(Error::new(ErrorCode::StorageError, format!("a stored row is not JSON: {e}"))))?;
-            for ((_, key), r) in picked.into_iter().zip(rows) {
-                let Value::Object(r) = r else {
-                    // Equal stamps but a row that is gone: a writer that does not stamp. Not trusted.
-                    c.tables.borrow_mut().remove(&q.table);
-                    continue 'attempt;
-                };
-                if matched.len() >= need && last_key.as_ref().is_none_or(|l| key_cmp(l, &key) != Ordering::Equal) {
-                    return Ok(Cached::Rows(Some(matched)));
-                }
-                if pred.as_ref().is_none_or(|p| p.test(&r)) {
-                    last_key = Some(key);
-                    matched.push(r);
-                } else {
-                    // The cached columns said it matches and the row says otherwise: not trusted.
-                    c.tables.borrow_mut().remove(&q.table);
-                    continue 'attempt;
-                }
-            }
-            if ended {
-                return Ok(Cached::Rows(Some(matched)));
-            }
-            if exhausted {
-                if descending && !non_null {
-                    // Rows with a null key (not in the index) come last and may belong to the result.
-                    return Ok(Cached::Rows(None));
-                }
-                return Ok(Cached::Rows(Some(matched)));
-            }
-            // Only the ties of the last match are left (the walk above stops at the first row that is not one), or
-            // rows matched in the cache but not when read (another writer's change; rebuilt above): pick again.
-            batch = if matched.len() >= need { usize::MAX } else { need - matched.len() };
         }
+        // Read them, and the stamps, in one transaction.
+        let ids: Array = picked.iter().map(|(id, _)| JsValue::from_str(&format_id(*id))).collect();
+        let got = idb::get_rows_stamped(&inner.db, &table_store(&q.table), ids, &lo, &hi)
+            .await
+            .map_err(|e| idb_err("query", e))?;
+        let parts = Array::from(&got);
+        let now: Vec<(String, f64)> = serde_json::from_str(&parts.get(1).as_string().unwrap_or_default())
+            .map_err(|e| js_err(Error::new(ErrorCode::StorageError, format!("query cache stamps: {e}"))))?;
+        inner.stats.set(inner.stats.get().add(1, picked.len()));
+        if now != stamps {
+            // Another connection wrote since the cache was built: rebuild, pick again.
+            c.tables.borrow_mut().remove(&q.table);
+            continue 'attempt;
+        }
+        let text = String::from_utf8(js_sys::Uint8Array::new(&parts.get(0)).to_vec()).unwrap_or_default();
+        let rows: Vec<Value> = serde_json::from_str(&text)
+            .map_err(|e| js_err(Error::new(ErrorCode::StorageError, format!("a stored row is not JSON: {e}"))))?;
+        let mut matched = Vec::with_capacity(rows.len());
+        for r in rows {
+            match r {
+                Value::Object(r) if pred.as_ref().is_none_or(|p| p.test(&r)) => matched.push(r),
+                _ => {
+                    // Equal stamps, but a row that is gone or does not match: a writer that does not stamp. The
+                    // cache is not trusted: rebuilt.
+                    c.tables.borrow_mut().remove(&q.table);
+                    continue 'attempt;
+                }
+            }
+        }
+        if !ended && descending && !non_null {
+            // The index ran out: rows with a null key (not in it) come last and may belong to the result.
+            return Ok(Cached::Rows(None));
+        }
+        return Ok(Cached::Rows(Some(matched)));
     }
     Ok(Cached::Unavailable)
 }
