@@ -423,28 +423,33 @@ const COLUMN_CHUNK = 10000;
 /**
  * Every row of `store` as `[primaryKey, row[keys[0]], row[keys[1]], ...]` (missing keys as null), and the stamps of
  * `meta` from `lower` to `upper`, read in ONE readonly transaction (so the stamps say which writes the columns
- * hold), in chunks of `COLUMN_CHUNK` rows. Resolves `[rowCount, json, stamps]`: the rows as JSON in UTF-8 bytes,
- * the stamps as JSON text.
+ * hold), in chunks of `COLUMN_CHUNK` rows. Resolves `[rowCount, json, stamps]`: the rows as JSON in UTF-8 bytes, one
+ * buffer per chunk (parsed one at a time in wasm, whose memory never shrinks), the stamps as JSON text.
  */
 export async function loadColumns(db, store, keys, lower, upper) {
   const tx = db.transaction([store, "meta"], "readonly");
   const stamps = stampsIn(tx, lower, upper);
   const s = tx.objectStore(store);
   const pk = s.keyPath;
-  const out = [];
+  const parts = [];
+  let rows = 0;
   let after;
   for (;;) {
     const range = after === undefined ? undefined : IDBKeyRange.lowerBound(after, true);
     const chunk = await request(s.getAll(range, COLUMN_CHUNK));
-    for (const row of chunk) {
+    const out = new Array(chunk.length);
+    for (let i = 0; i < chunk.length; i++) {
+      const row = chunk[i];
       const r = [row[pk]];
       for (const k of keys) r.push(row[k] ?? null);
-      out.push(r);
+      out[i] = r;
     }
+    rows += chunk.length;
+    parts.push(json(out));
     if (chunk.length < COLUMN_CHUNK) break;
     after = chunk[chunk.length - 1][pk];
   }
-  return [out.length, json(out), await stamps];
+  return [rows, parts, await stamps];
 }
 
 /**

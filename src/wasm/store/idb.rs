@@ -128,7 +128,7 @@ extern "C" {
     pub fn close_database(db: &JsValue);
 
     /// Every row of `store` reduced to `[primaryKey, ...keys]` and the `meta` stamps from `lower` to `upper`, in one
-    /// readonly transaction: `[rowCount, json (UTF-8 bytes), stamps (JSON text)]`.
+    /// readonly transaction: `[rowCount, [json (UTF-8 bytes) per chunk of rows], stamps (JSON text)]`.
     #[wasm_bindgen(js_name = loadColumns, catch)]
     pub async fn load_columns(
         db: &JsValue,

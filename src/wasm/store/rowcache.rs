@@ -479,29 +479,33 @@ async fn build(inner: &Inner, table: &str, keys: Vec<String>) -> Result<bool, Js
         return Ok(false);
     }
     let bad = |e: String| js_err(Error::new(ErrorCode::StorageError, format!("query cache of '{table}': {e}")));
-    let text = String::from_utf8(js_sys::Uint8Array::new(&parts.get(1)).to_vec()).map_err(|e| bad(e.to_string()))?;
-    let rows: Vec<Vec<Value>> = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
     let stamps: Vec<(String, f64)> =
         serde_json::from_str(&parts.get(2).as_string().unwrap_or_default()).map_err(|e| bad(e.to_string()))?;
     let mut cache = TableCache {
         stamps,
-        cols: vec![Vec::with_capacity(rows.len()); keys.len()],
+        cols: vec![Vec::with_capacity(n); keys.len()],
         keys,
-        ids: Vec::with_capacity(rows.len()),
-        pos: HashMap::with_capacity(rows.len()),
+        ids: Vec::with_capacity(n),
+        pos: HashMap::with_capacity(n),
         sorted: HashMap::new(),
     };
-    for row in rows {
-        let mut it = row.into_iter();
-        let Some(id) = it.next().and_then(|v| v.as_str().and_then(parse_id)) else {
-            // A primary key that is not a lower-case GUID: not cached (queries take the IndexedDB paths).
-            inner.caches.too_big.borrow_mut().insert(table.to_string());
-            return Ok(false);
-        };
-        cache.pos.insert(id, cache.ids.len() as u32);
-        cache.ids.push(id);
-        for (col, v) in cache.cols.iter_mut().zip(it) {
-            col.push(Cell::from_value(v));
+    // One chunk of rows parsed at a time: the peak is a chunk's values, not the table's.
+    for chunk in Array::from(&parts.get(1)).iter() {
+        let text = String::from_utf8(js_sys::Uint8Array::new(&chunk).to_vec()).map_err(|e| bad(e.to_string()))?;
+        let rows: Vec<Vec<Value>> = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        drop(text);
+        for row in rows {
+            let mut it = row.into_iter();
+            let Some(id) = it.next().and_then(|v| v.as_str().and_then(parse_id)) else {
+                // A primary key that is not a lower-case GUID: not cached (queries take the IndexedDB paths).
+                inner.caches.too_big.borrow_mut().insert(table.to_string());
+                return Ok(false);
+            };
+            cache.pos.insert(id, cache.ids.len() as u32);
+            cache.ids.push(id);
+            for (col, v) in cache.cols.iter_mut().zip(it) {
+                col.push(Cell::from_value(v));
+            }
         }
     }
     inner.caches.tables.borrow_mut().insert(table.to_string(), cache);
