@@ -74,3 +74,30 @@ fn an_unknown_column_is_attribute_not_found() {
 fn parse_f64_matches_str_parse_in_wasm() {
     xrm_offline::num::assert_parses_like_std(xrm_offline::num::PARSE_SAMPLES);
 }
+
+/// In the wasm build `lowercase` lowers non-ASCII text with the browser's `toLowerCase` (the standard library's
+/// case tables are left out for size): it must give what `str::to_lowercase` gives, for every code point alone and
+/// for texts where the mapping depends on the neighbours (final sigma); `lowercase_chars` what lowering each
+/// character alone gives.
+#[wasm_bindgen_test]
+fn lowercase_matches_str_to_lowercase_in_wasm() {
+    let mut differ = Vec::new();
+    for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+        let s = c.to_string();
+        if xrm_offline::lower::lowercase(&s) != s.to_lowercase() {
+            differ.push(format!("U+{:04X}", c as u32));
+        }
+        if xrm_offline::lower::lowercase_chars(&s) != c.to_lowercase().collect::<String>() {
+            differ.push(format!("chars U+{:04X}", c as u32));
+        }
+    }
+    for s in xrm_offline::lower::LOWERCASE_SAMPLES {
+        if xrm_offline::lower::lowercase(s) != s.to_lowercase() {
+            differ.push(format!("{s:?}"));
+        }
+        if xrm_offline::lower::lowercase_chars(s) != s.chars().flat_map(char::to_lowercase).collect::<String>() {
+            differ.push(format!("chars {s:?}"));
+        }
+    }
+    assert!(differ.is_empty(), "{} differ: {:?}", differ.len(), &differ[..differ.len().min(40)]);
+}
