@@ -191,11 +191,9 @@ fn create_ops(
     Ok((stores(&names), ops, w.id))
 }
 
-/// Now as JavaScript's `Date.prototype.toISOString` writes it (`2026-11-28T03:04:05.678Z`), without calling it.
+/// Now as JavaScript's `Date.prototype.toISOString` writes it, without a `Date` object and its string crossing.
 fn iso_now() -> String {
-    let ms = js_sys::Date::now() as i64;
-    let s = crate::dates::format_datetime(ms);
-    format!("{}.{:03}Z", &s[..s.len() - 1], ms.rem_euclid(1000))
+    crate::dates::format_datetime_millis(js_sys::Date::now() as i64)
 }
 
 thread_local! {
