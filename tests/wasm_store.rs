@@ -336,6 +336,24 @@ async fn the_query_cache_sees_what_other_connections_write_and_what_rolls_back()
     assert_eq!(rows_read(&a), 5.0, "no rebuild after this connection's own write");
     assert!(!own.contains(&new_id.to_string()));
     assert_eq!(own[0], first[0]);
+    // So does a create of this connection (its promise resolves after the cache took the row).
+    let mine = "00000000-0000-4000-8000-000000000aaa";
+    a.create_record(
+        "msdyn_workorder".into(),
+        js(&format!(
+            r#"{{"msdyn_workorderid": "{mine}", "msdyn_name": "WO-mine", "msdyn_timefrompromised": "2026-11-03T00:05:00Z", "msdyn_systemstatus": 690970001}}"#
+        )),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    let with_mine = ids_of(&a, q).await;
+    assert_eq!(rows_read(&a), 5.0, "no rebuild after this connection's own create");
+    assert_eq!(with_mine[0], mine);
+    a.delete_record("msdyn_workorder".into(), mine.into(), None, None).await.unwrap();
+    assert_eq!(ids_of(&a, q).await, own);
+    assert_eq!(rows_read(&a), 5.0, "no rebuild after this connection's own delete");
 
     // A write that rolls back (a duplicate id) leaves rows and stamp as they were: the cache stays valid.
     let dup = b

@@ -326,9 +326,19 @@ fn stream_page(
     let mut after = cookie.last.clone();
     let mut matched: Vec<Row> = Vec::new();
     let mut more = false;
+    // A filter on the primary id reads those rows by key (in id order, after the page's last id) in one chunk.
+    let keys = source::key_candidates(q, table);
     'scan: loop {
-        let chunk = db.scan(&table.logical_name, &access, after.as_deref(), CHUNK)?;
-        let n = chunk.len();
+        let chunk = match &keys {
+            Some(ids) => {
+                let start = after.as_deref().map_or(0, |a| ids.partition_point(|id| id.as_str() <= a));
+                let mut rows = db.get_many(&table.logical_name, &access, &ids[start..])?;
+                rows.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+                rows
+            }
+            None => db.scan(&table.logical_name, &access, after.as_deref(), CHUNK)?,
+        };
+        let n = if keys.is_some() { 0 } else { chunk.len() };
         for r in chunk {
             after = Some(r.id.clone());
             let row = into_etag(r);
@@ -365,7 +375,13 @@ fn whole_page(
 ) -> ApiResult<Page> {
     let (mut src, has_self) = source::related_source(ctx, db, q)?;
     if !has_self {
-        src.extend(&table.logical_name, source::load_table(ctx, db, &table.logical_name)?);
+        // A filter on the primary id (the rows a change-tracking delta named, fetched by id) reads those rows by
+        // key instead of the whole table; the engine still runs the whole filter over them.
+        let rows = match source::key_candidates(q, table) {
+            Some(ids) => source::load_keys(ctx, db, table, &ids)?,
+            None => source::load_table(ctx, db, &table.logical_name)?,
+        };
+        src.extend(&table.logical_name, rows);
     }
     let pid = table.primary_id_attribute.clone();
     // The page is answered from the stored rows; without joins, expands or distinct the engine only needs to say

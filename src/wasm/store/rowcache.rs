@@ -292,7 +292,7 @@ pub(crate) struct Caches {
 impl Caches {
     pub(crate) fn new() -> Caches {
         Caches {
-            writer: idb::random_id(),
+            writer: idb::new_id(),
             seq: StdCell::new(0),
             committed: RefCell::default(),
             tables: RefCell::default(),
