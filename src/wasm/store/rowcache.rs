@@ -154,8 +154,16 @@ fn parse_id(id: &str) -> Option<u128> {
 }
 
 fn format_id(n: u128) -> String {
-    let h = format!("{n:032x}");
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    // By hand: `format!("{:x}")` of a u128 links the 128-bit formatting code into the wasm.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(36);
+    for i in 0..32 {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            out.push('-');
+        }
+        out.push(HEX[((n >> (124 - 4 * i)) & 0xf) as usize] as char);
+    }
+    out
 }
 
 /// The cached columns of one table.
@@ -203,7 +211,7 @@ impl TableCache {
                     list.push(i as u32);
                 }
             }
-            list.sort_unstable_by(|&a, &b| self.cmp_at(k, a, b));
+            crate::sort::sort_by(&mut list, |&a, &b| self.cmp_at(k, a, b));
             self.sorted.insert(k, list);
         }
         self.sorted.get(&k)
@@ -306,6 +314,20 @@ impl Caches {
         let t = self.tables.borrow();
         (t.values().map(|c| c.pos.len()).sum(), t.values().map(TableCache::bytes).sum())
     }
+}
+
+/// The stamps `[[key, value], ...]` (JSON text) as `(key, value)` pairs, walked from a `Value` (a derived
+/// deserializer for the tuple costs wasm size).
+fn stamps_of(text: &JsValue) -> Result<Vec<(String, f64)>, String> {
+    let v: Value = serde_json::from_str(&text.as_string().unwrap_or_default()).map_err(|e| e.to_string())?;
+    let pairs = v.as_array().ok_or("not an array")?;
+    pairs
+        .iter()
+        .map(|p| match (p.get(0).and_then(Value::as_str), p.get(1).and_then(Value::as_f64)) {
+            (Some(k), Some(n)) => Ok((k.to_string(), n)),
+            _ => Err(format!("bad stamp {p}")),
+        })
+        .collect()
 }
 
 fn prefix(table: &str) -> (String, String) {
@@ -479,8 +501,7 @@ async fn build(inner: &Inner, table: &str, keys: Vec<String>) -> Result<bool, Js
         return Ok(false);
     }
     let bad = |e: String| js_err(Error::new(ErrorCode::StorageError, format!("query cache of '{table}': {e}")));
-    let stamps: Vec<(String, f64)> =
-        serde_json::from_str(&parts.get(2).as_string().unwrap_or_default()).map_err(|e| bad(e.to_string()))?;
+    let stamps = stamps_of(&parts.get(2)).map_err(bad)?;
     let mut cache = TableCache {
         stamps,
         cols: vec![Vec::with_capacity(n); keys.len()],
@@ -492,9 +513,11 @@ async fn build(inner: &Inner, table: &str, keys: Vec<String>) -> Result<bool, Js
     // One chunk of rows parsed at a time: the peak is a chunk's values, not the table's.
     for chunk in Array::from(&parts.get(1)).iter() {
         let text = String::from_utf8(js_sys::Uint8Array::new(&chunk).to_vec()).map_err(|e| bad(e.to_string()))?;
-        let rows: Vec<Vec<Value>> = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let rows: Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
         drop(text);
+        let Value::Array(rows) = rows else { return Err(bad("not an array".into())) };
         for row in rows {
+            let Value::Array(row) = row else { return Err(bad("not an array".into())) };
             let mut it = row.into_iter();
             let Some(id) = it.next().and_then(|v| v.as_str().and_then(parse_id)) else {
                 // A primary key that is not a lower-case GUID: not cached (queries take the IndexedDB paths).
@@ -647,7 +670,7 @@ pub(crate) async fn ordered(
             .await
             .map_err(|e| idb_err("query", e))?;
         let parts = Array::from(&got);
-        let now: Vec<(String, f64)> = serde_json::from_str(&parts.get(1).as_string().unwrap_or_default())
+        let now = stamps_of(&parts.get(1))
             .map_err(|e| js_err(Error::new(ErrorCode::StorageError, format!("query cache stamps: {e}"))))?;
         inner.stats.set(inner.stats.get().add(1, picked.len()));
         if now != stamps {
