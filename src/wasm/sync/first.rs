@@ -35,7 +35,7 @@ use crate::wasm::store::{idb, idb_err, stores};
 const AHEAD: usize = 1;
 /// The JSON a download page should hold at most: a page is in memory as text, then as objects, while the next one
 /// arrives, so this bounds the first sync's memory whatever the size of the tables.
-const PAGE_BYTES: f64 = 3.0 * 1024.0 * 1024.0;
+const PAGE_BYTES: f64 = 2.0 * 1024.0 * 1024.0;
 /// Rows of the pass's first download page (how large rows are is not known yet; a small page also starts the
 /// writes sooner). A table's first page is sized from the rows of the table before, at most [`FIRST_ROWS_MAX`].
 const FIRST_ROWS: u32 = 250;
