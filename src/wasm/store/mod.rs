@@ -77,20 +77,20 @@ pub(crate) fn js_err(e: Error) -> JsValue {
     err_js(&e)
 }
 
-/// Maps an IndexedDB failure to a typed error; a `ConstraintError` on add is a duplicate id.
+/// Maps an IndexedDB failure to a typed error ([`crate::store::failure`]): a `ConstraintError` on add is a
+/// duplicate id, a quota refusal or a full disk is `StorageFull`.
 pub(crate) fn idb_err(what: &str, e: JsValue) -> JsValue {
     let name = js_sys::Reflect::get(&e, &"name".into()).ok().and_then(|n| n.as_string()).unwrap_or_default();
     let msg = js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|n| n.as_string()).unwrap_or_default();
-    if name == "ConstraintError" {
-        return js_err(Error::new(ErrorCode::DuplicateRecord, format!("{what}: a record with this id already exists")));
-    }
-    if name == "QuotaExceededError" {
-        return js_err(Error::new(
-            ErrorCode::StorageFull,
-            format!("{what}: the device's storage is full ({msg}); free space and retry, nothing was written"),
-        ));
-    }
-    js_err(Error::new(ErrorCode::StorageError, format!("{what}: IndexedDB failed: {name}: {msg}")))
+    let code = crate::store::failure::storage_failure_code(&name, &msg);
+    let message = match code {
+        ErrorCode::DuplicateRecord => format!("{what}: a record with this id already exists"),
+        ErrorCode::StorageFull => {
+            format!("{what}: the device's storage is full ({msg}); free space and retry, nothing was written")
+        }
+        _ => format!("{what}: IndexedDB failed: {name}: {msg}"),
+    };
+    js_err(Error::new(code, message))
 }
 
 impl Inner {
