@@ -136,6 +136,38 @@ export async function write(db, stores, ops) {
   return results;
 }
 
+/**
+ * A write whose caller needs no generated key back (an offline create): `ops` in ONE readwrite transaction over
+ * `stores`, committed as soon as they are placed; resolves with `result` once it has committed. A failure (a
+ * request's error aborts the transaction) rejects with `mapError(what, error)`, the caller's typed error. Lighter
+ * than `write`: no promise per request, and the caller (wasm) returns this promise as it is instead of awaiting it.
+ */
+export function writeAll(db, stores, ops, result, what, mapError) {
+  return commitOps(db, stores, ops).then(
+    () => result,
+    (e) => {
+      throw mapError(what, e);
+    },
+  );
+}
+
+async function commitOps(db, stores, ops) {
+  const tx = db.transaction(stores, "readwrite");
+  const finished = done(tx);
+  try {
+    for (const op of ops) place(tx, op);
+  } catch (e) {
+    await rollBack(tx, finished, e);
+  }
+  tx.commit?.();
+  await finished;
+}
+
+/** `n` random bytes (`crypto.getRandomValues`): the randomness of generated ids. */
+export function randomBytes(n) {
+  return crypto.getRandomValues(new Uint8Array(n));
+}
+
 /** One row by key, or undefined. */
 export async function get(db, store, key) {
   return request(db.transaction(store, "readonly").objectStore(store).get(key));
@@ -283,11 +315,6 @@ export async function readModifyWrite(db, stores, store, key, modify) {
   }
   await finished;
   return out;
-}
-
-/** A random version-4 GUID. */
-export function randomId() {
-  return crypto.randomUUID();
 }
 
 /** Closes a connection. */

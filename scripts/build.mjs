@@ -7,6 +7,7 @@ import { gzipSync } from "node:zlib";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureToolchain } from "./bootstrap.mjs";
+import { shortenNames, shortenTypes } from "./shorten-names.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = join(root, "pkg");
@@ -21,6 +22,18 @@ const wasmIn = join(targetDir, "wasm32-unknown-unknown", "release", "xrm_offline
 rmSync(pkg, { recursive: true, force: true });
 mkdirSync(pkg, { recursive: true });
 run("wasm-bindgen", ["--target", "web", "--out-dir", pkg, "--out-name", "xrm_offline", wasmIn]);
+
+// Short import/export names in the wasm and the glue (scripts/shorten-names.mjs says why).
+{
+  const wasmPath = join(pkg, "xrm_offline_bg.wasm");
+  const gluePath = join(pkg, "xrm_offline.js");
+  const r = shortenNames(readFileSync(wasmPath), readFileSync(gluePath, "utf8"), "./xrm_offline_bg.js");
+  writeFileSync(wasmPath, r.wasm);
+  writeFileSync(gluePath, r.glue);
+  for (const dts of ["xrm_offline.d.ts", "xrm_offline_bg.wasm.d.ts"]) {
+    writeFileSync(join(pkg, dts), shortenTypes(readFileSync(join(pkg, dts), "utf8"), r.exports));
+  }
+}
 
 // wasm-opt from npm binaryen (132): Debian's binaryen 108 silently produces a broken module.
 // The features listed are the ones rustc enables by default for wasm32-unknown-unknown.

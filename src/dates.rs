@@ -263,6 +263,12 @@ pub fn format_datetime(ms: i64) -> String {
     format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", y, m, d, rem / 3600, rem / 60 % 60, rem % 60)
 }
 
+/// Formats an instant as JavaScript's `Date.prototype.toISOString` does: `2026-11-28T03:04:05.678Z`.
+pub fn format_datetime_millis(ms: i64) -> String {
+    let s = format_datetime(ms);
+    format!("{}.{:03}Z", &s[..s.len() - 1], ms.rem_euclid(1000))
+}
+
 /// Formats a day number as `YYYY-MM-DD`.
 pub fn format_date(days: i64) -> String {
     let (y, m, d) = civil_from_days(days);
@@ -272,6 +278,13 @@ pub fn format_date(days: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn millis_as_javascript_writes_them() {
+        assert_eq!(format_datetime_millis(1_795_834_845_678), "2026-11-28T03:00:45.678Z");
+        assert_eq!(format_datetime_millis(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(format_datetime_millis(0), "1970-01-01T00:00:00.000Z");
+    }
 
     #[test]
     fn civil_round_trips() {

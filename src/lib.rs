@@ -8,6 +8,7 @@
 pub mod dates;
 pub mod error;
 pub mod hooks;
+pub mod lower;
 pub mod num;
 pub mod profile;
 pub mod query;

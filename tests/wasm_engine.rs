@@ -74,3 +74,41 @@ fn an_unknown_column_is_attribute_not_found() {
 fn parse_f64_matches_str_parse_in_wasm() {
     xrm_offline::num::assert_parses_like_std(xrm_offline::num::PARSE_SAMPLES);
 }
+
+/// In the wasm build `lowercase` lowers non-ASCII text with the browser's `toLowerCase` (the standard library's
+/// case tables are left out for size): it must give what `str::to_lowercase` gives, for every code point alone and
+/// for texts where the mapping depends on the neighbours (final sigma); `lowercase_chars` what lowering each
+/// character alone gives.
+#[wasm_bindgen_test]
+fn lowercase_matches_str_to_lowercase_in_wasm() {
+    let mut differ = Vec::new();
+    // Blocks of code points joined by spaces (a space gives no case context, so each maps as it does alone; one
+    // call per block keeps the renderer responsive), then the characters of a block that differs one by one.
+    let all: Vec<char> = (0..=0x10FFFFu32).filter_map(char::from_u32).collect();
+    for block in all.chunks(4096) {
+        let text: String = block.iter().flat_map(|&c| [c, ' ']).collect();
+        let chars = |s: &str| s.chars().flat_map(char::to_lowercase).collect::<String>();
+        if xrm_offline::lower::lowercase(&text) == text.to_lowercase()
+            && xrm_offline::lower::lowercase_chars(&text) == chars(&text)
+        {
+            continue;
+        }
+        for &c in block {
+            let s = c.to_string();
+            if xrm_offline::lower::lowercase(&s) != s.to_lowercase()
+                || xrm_offline::lower::lowercase_chars(&s) != chars(&s)
+            {
+                differ.push(format!("U+{:04X}", c as u32));
+            }
+        }
+    }
+    for s in xrm_offline::lower::LOWERCASE_SAMPLES {
+        if xrm_offline::lower::lowercase(s) != s.to_lowercase() {
+            differ.push(format!("{s:?}"));
+        }
+        if xrm_offline::lower::lowercase_chars(s) != s.chars().flat_map(char::to_lowercase).collect::<String>() {
+            differ.push(format!("chars {s:?}"));
+        }
+    }
+    assert!(differ.is_empty(), "{} differ: {:?}", differ.len(), &differ[..differ.len().min(40)]);
+}

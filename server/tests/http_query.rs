@@ -366,3 +366,85 @@ fn actions_complete_work_orders_and_validate_inventory() {
     assert_eq!(r.json()["IsValid"], false);
     assert_eq!(r.json()["Shortages"][0]["ProductId"], product.as_str());
 }
+
+/// A query whose filter names primary ids reads those rows by key (`source::key_candidates`); it must answer what
+/// the whole-table path answers. The reference wraps the same condition in an `or` with a branch that names no id
+/// (never true), which keeps the server on the whole-table path.
+#[test]
+fn queries_by_primary_id_answer_as_a_whole_table_scan() {
+    let port = shared();
+    let ids = |token: &str, set: &str, pid: &str| -> Vec<String> {
+        values(&get(port, token, &format!("{set}?$select={pid}&$top=40")))
+            .iter()
+            .map(|r| r[pid].as_str().unwrap().to_string())
+            .collect()
+    };
+    let wo: Vec<String> = ids("admin-token", "msdyn_workorders", "msdyn_workorderid");
+    assert_eq!(wo.len(), 40);
+    // Mixed forms: upper case, braces, a duplicate and an id no row has.
+    let mut asked: Vec<String> = wo.iter().step_by(4).cloned().collect();
+    asked[0] = asked[0].to_uppercase();
+    asked[1] = format!("{{{}}}", asked[1]);
+    asked.push(asked[2].clone());
+    asked.push("00000000-0000-0000-0000-0000000000ff".into());
+    let values_xml: String = asked.iter().map(|v| format!("<value>{v}</value>")).collect();
+    let prefer = "odata.include-annotations=\"*\"";
+    let fetch = |cond: &str, extra: &str, paging: &str| {
+        format!(
+            r#"<fetch{paging}><entity name="msdyn_workorder"><all-attributes/><filter type="and">{cond}{extra}</filter></entity></fetch>"#
+        )
+    };
+    let keyed = format!(r#"<condition attribute="msdyn_workorderid" operator="in">{values_xml}</condition>"#);
+    let scanned =
+        format!(r#"<filter type="or">{keyed}<condition attribute="msdyn_workorderid" operator="null"/></filter>"#);
+    let run = |token: &str, xml: &str| {
+        let r = get_prefer(port, token, &format!("msdyn_workorders?fetchXml={}", percent_encode(xml)), prefer);
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    };
+    let a = run("admin-token", &fetch(&keyed, "", ""));
+    assert_eq!(a["value"].as_array().unwrap().len(), 10, "the 10 distinct ids that exist");
+    assert_eq!(a, run("admin-token", &fetch(&scanned, "", "")));
+    // With another condition beside it, and paged.
+    let status = r#"<condition attribute="msdyn_systemstatus" operator="ne" value="690970000"/>"#;
+    assert_eq!(run("admin-token", &fetch(&keyed, status, "")), run("admin-token", &fetch(&scanned, status, "")));
+    for page in 1..=4 {
+        let p = format!(r#" count="3" page="{page}""#);
+        assert_eq!(run("admin-token", &fetch(&keyed, "", &p)), run("admin-token", &fetch(&scanned, "", &p)));
+    }
+    // A technician reads only the rows the access rules let them: asking for other ids returns nothing more.
+    let all_bookings = ids("admin-token", "bookableresourcebookings", "bookableresourcebookingid");
+    let booking_xml = |cond: &str| {
+        format!(
+            r#"<fetch><entity name="bookableresourcebooking"><all-attributes/><filter>{cond}</filter></entity></fetch>"#
+        )
+    };
+    let in_bookings: String = all_bookings.iter().map(|v| format!("<value>{v}</value>")).collect();
+    let keyed_b =
+        format!(r#"<condition attribute="bookableresourcebookingid" operator="in">{in_bookings}</condition>"#);
+    let scanned_b = format!(
+        r#"<filter type="or">{keyed_b}<condition attribute="bookableresourcebookingid" operator="null"/></filter>"#
+    );
+    let tech = get(
+        port,
+        "tech1-token",
+        &format!("bookableresourcebookings?fetchXml={}", percent_encode(&booking_xml(&keyed_b))),
+    );
+    let tech_ref = get(
+        port,
+        "tech1-token",
+        &format!("bookableresourcebookings?fetchXml={}", percent_encode(&booking_xml(&scanned_b))),
+    );
+    assert_eq!(tech.json(), tech_ref.json());
+    assert!(values(&tech).len() < all_bookings.len(), "tech1 does not read every booking");
+    // OData: `eq` in an `or`, paged by next links (the streamed path resumes after the page's last id).
+    let eqs: Vec<String> = wo.iter().take(7).map(|id| format!("msdyn_workorderid eq {id}")).collect();
+    let odata = format!("msdyn_workorders?$select=msdyn_name&$filter={}", percent_encode(&eqs.join(" or ")));
+    let odata_ref = format!(
+        "msdyn_workorders?$select=msdyn_name&$filter={}",
+        percent_encode(&format!("{} or msdyn_workorderid eq null", eqs.join(" or ")))
+    );
+    let (rows, pages) = all_pages(port, "admin-token", &odata, "odata.maxpagesize=3");
+    assert_eq!((rows.len(), pages), (7, 3));
+    assert_eq!(rows, all_pages(port, "admin-token", &odata_ref, "odata.maxpagesize=3").0);
+}

@@ -399,7 +399,7 @@ pub(crate) fn join_key(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
     match v {
         Value::String(s) => {
             if s.chars().any(|c| c.is_uppercase()) {
-                Some(Cow::Owned(s.to_lowercase()))
+                Some(Cow::Owned(crate::lower::lowercase(s)))
             } else {
                 Some(Cow::Borrowed(s.as_str()))
             }
@@ -416,7 +416,7 @@ pub(crate) fn cmp_ci(s: &str, lower: &str) -> std::cmp::Ordering {
         let a = s.bytes().map(|b| b.to_ascii_lowercase());
         a.cmp(lower.bytes())
     } else {
-        s.chars().flat_map(char::to_lowercase).cmp(lower.chars())
+        crate::lower::lowercase_chars(s).chars().cmp(lower.chars())
     }
 }
 
@@ -733,7 +733,7 @@ impl<'a> Compiler<'a> {
     }
 
     fn text(&self, _table: &TableDef, _attr: &AttributeDef, lit: &Literal) -> Result<String> {
-        Ok(literal_text(lit).unwrap_or_default().to_lowercase())
+        Ok(crate::lower::lowercase(&literal_text(lit).unwrap_or_default()))
     }
 
     fn guid(&self, table: &TableDef, attr: &AttributeDef, lit: &Literal) -> Result<String> {

@@ -413,7 +413,7 @@ fn sort_value(o: &OrderKey<'_>, row: Option<&Row>, off: i32) -> SortVal {
     let Some(row) = row else { return SortVal::Null };
     let Some(v) = row.get(&o.key).filter(|v| !v.is_null()) else { return SortVal::Null };
     match o.kind {
-        Kind::Text | Kind::Guid => v.as_str().map_or(SortVal::Null, |s| SortVal::Text(s.to_lowercase())),
+        Kind::Text | Kind::Guid => v.as_str().map_or(SortVal::Null, |s| SortVal::Text(crate::lower::lowercase(s))),
         Kind::Bool => v.as_bool().map_or(SortVal::Null, SortVal::Bool),
         Kind::Date => {
             v.as_str().and_then(|s| dates::parse_datetime(s, off)).map_or(SortVal::Null, |t| SortVal::Num(Num::Int(t)))
@@ -427,7 +427,7 @@ fn sort_value(o: &OrderKey<'_>, row: Option<&Row>, off: i32) -> SortVal {
                     Num::Float(_) => None,
                 });
                 if let Some(l) = label {
-                    return SortVal::Text(l.to_lowercase());
+                    return SortVal::Text(crate::lower::lowercase(&l));
                 }
             }
             SortVal::Num(n)

@@ -22,8 +22,16 @@ pub fn normalize(s: &str) -> Option<String> {
 pub fn from_random_bytes(mut b: [u8; 16]) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(36);
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push(HEX[(x >> 4) as usize] as char);
+        s.push(HEX[(x & 0x0f) as usize] as char);
+    }
+    s
 }
 
 #[cfg(test)]
@@ -47,5 +55,7 @@ mod tests {
         let g = from_random_bytes([0xff; 16]);
         assert_eq!(g, "ffffffff-ffff-4fff-bfff-ffffffffffff");
         assert_eq!(normalize(&g).as_deref(), Some(g.as_str()));
+        let b: [u8; 16] = std::array::from_fn(|i| i as u8);
+        assert_eq!(from_random_bytes(b), "00010203-0405-4607-8809-0a0b0c0d0e0f");
     }
 }

@@ -23,7 +23,7 @@ use super::request::Request;
 use crate::error::{Error, ErrorCode, Result};
 
 /// Where a table's first sync is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "phase", rename_all = "camelCase")]
 pub enum Phase {
     /// Nothing done yet.
@@ -50,7 +50,12 @@ pub enum Phase {
 }
 
 /// The first-sync state of one table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Stored as `{"table", "phase", ...the phase's fields, "rows", "pages"}` (and `"pageSize"` once the host chose
+/// the download's page size). `Deserialize` is written out (through
+/// `Value`): serde's derive for a flattened, internally tagged enum buffers the input in its own content type,
+/// about 8 KB of wasm used by nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Checkpoint {
     /// Table logical name.
@@ -65,6 +70,35 @@ pub struct Checkpoint {
     /// Rows per download page, when the host chose it ([`Checkpoint::with_page_size`]); else the host's default.
     #[serde(default, rename = "pageSize", skip_serializing_if = "Option::is_none")]
     pub page_size: Option<u32>,
+}
+
+impl<'de> Deserialize<'de> for Checkpoint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Checkpoint, D::Error> {
+        use serde::de::Error as _;
+        let v = serde_json::Value::deserialize(d)?;
+        let Some(obj) = v.as_object() else {
+            return Err(D::Error::custom("invalid type: expected struct Checkpoint"));
+        };
+        let field = |name: &'static str| obj.get(name).ok_or_else(|| D::Error::missing_field(name));
+        let text = |name: &'static str| field(name).and_then(|f| String::deserialize(f).map_err(D::Error::custom));
+        let count = |name: &'static str| field(name).and_then(|f| u64::deserialize(f).map_err(D::Error::custom));
+        let cursor = || field("cursor").and_then(|f| Cursor::deserialize(f).map_err(D::Error::custom));
+        let table = text("table")?;
+        let kind =
+            field("phase")?.as_str().ok_or_else(|| D::Error::custom("invalid type: expected variant identifier"))?;
+        let phase = match kind {
+            "notStarted" => Phase::NotStarted,
+            "tracking" => Phase::Tracking { cursor: cursor()? },
+            "downloading" => Phase::Downloading { delta_link: text("deltaLink")?, cursor: cursor()? },
+            "done" => Phase::Done { delta_link: text("deltaLink")? },
+            other => return Err(D::Error::unknown_variant(other, &["notStarted", "tracking", "downloading", "done"])),
+        };
+        let page_size = match obj.get("pageSize") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(n) => Some(u32::deserialize(n).map_err(D::Error::custom)?),
+        };
+        Ok(Checkpoint { table, phase, rows: count("rows")?, pages: count("pages")?, page_size })
+    }
 }
 
 impl Checkpoint {
@@ -224,4 +258,92 @@ impl Checkpoint {
 /// `Xrm.WebApi` answers from the server). Tables of `plan` without a checkpoint have not started.
 pub fn first_sync_complete(plan: &SyncPlan, checkpoints: &[Checkpoint]) -> bool {
     plan.tables().iter().all(|t| checkpoints.iter().any(|c| c.table == t.table && c.is_done()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The derives the written-out `Deserialize` replaces, for comparison.
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(tag = "phase", rename_all = "camelCase")]
+    enum DerivedPhase {
+        NotStarted,
+        Tracking {
+            cursor: Cursor,
+        },
+        Downloading {
+            #[serde(rename = "deltaLink")]
+            delta_link: String,
+            cursor: Cursor,
+        },
+        Done {
+            #[serde(rename = "deltaLink")]
+            delta_link: String,
+        },
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Derived {
+        table: String,
+        #[serde(flatten)]
+        phase: DerivedPhase,
+        rows: u64,
+        pages: u64,
+        #[serde(default, rename = "pageSize")]
+        page_size: Option<u32>,
+    }
+
+    #[test]
+    fn checkpoint_reads_what_the_derive_reads() {
+        let link = json!({"kind": "link", "url": "https://o/next"});
+        let samples = [
+            json!({"table": "account", "phase": "notStarted", "rows": 0, "pages": 0}),
+            json!({"table": "account", "phase": "tracking", "cursor": {"kind": "start"}, "rows": 1, "pages": 2}),
+            json!({"table": "account", "phase": "downloading", "deltaLink": "d", "cursor": link, "rows": 5, "pages": 1}),
+            json!({"table": "account", "phase": "done", "deltaLink": "d", "rows": 5, "pages": 1, "extra": true}),
+            json!({"table": "account", "phase": "downloading", "deltaLink": "d", "cursor": link, "rows": 5, "pages": 1,
+                "pageSize": 500}),
+            json!({"table": "account", "phase": "notStarted", "rows": 0, "pages": 0, "pageSize": null}),
+            json!({"table": "account", "phase": "done", "rows": 5, "pages": 1}),
+            json!({"table": "account", "phase": "tracking", "rows": 5, "pages": 1}),
+            json!({"table": "account", "phase": "tracking", "cursor": {"kind": "nope"}, "rows": 5, "pages": 1}),
+            json!({"table": "account", "phase": "later", "rows": 5, "pages": 1}),
+            json!({"table": "account", "rows": 5, "pages": 1}),
+            json!({"phase": "notStarted", "rows": 0, "pages": 0}),
+            json!({"table": "account", "phase": "notStarted", "pages": 0}),
+            json!({"table": "account", "phase": "notStarted", "rows": -1, "pages": 0}),
+            json!({"table": "account", "phase": "notStarted", "rows": 0, "pages": "0"}),
+            json!({"table": 7, "phase": "notStarted", "rows": 0, "pages": 0}),
+            json!({"table": "account", "phase": "done", "deltaLink": 3, "rows": 0, "pages": 0}),
+        ];
+        for v in samples {
+            let ours = serde_json::from_value::<Checkpoint>(v.clone()).map_err(|e| e.to_string());
+            let derived = serde_json::from_value::<Derived>(v.clone()).map_err(|e| e.to_string());
+            match (&ours, &derived) {
+                (Ok(a), Ok(b)) => {
+                    let phase = match &b.phase {
+                        DerivedPhase::NotStarted => Phase::NotStarted,
+                        DerivedPhase::Tracking { cursor } => Phase::Tracking { cursor: cursor.clone() },
+                        DerivedPhase::Downloading { delta_link, cursor } => {
+                            Phase::Downloading { delta_link: delta_link.clone(), cursor: cursor.clone() }
+                        }
+                        DerivedPhase::Done { delta_link } => Phase::Done { delta_link: delta_link.clone() },
+                    };
+                    let expected = Checkpoint {
+                        table: b.table.clone(),
+                        phase,
+                        rows: b.rows,
+                        pages: b.pages,
+                        page_size: b.page_size,
+                    };
+                    assert_eq!(*a, expected, "{v}");
+                }
+                (Err(a), Err(b)) => assert_eq!(a, b, "{v}"),
+                _ => panic!("{v}: {ours:?} vs {derived:?}"),
+            }
+        }
+    }
 }

@@ -108,6 +108,12 @@ test("a delta brings server-side creates, updates and deletes; rows that leave t
   // The moved booking goes to another technician's resource: it leaves tech1's scope.
   const other = (await admin("GET", `bookableresources?$select=bookableresourceid&$filter=_userid_value ne ${tech1}&$top=1`)).body.value[0];
   assert.equal((await admin("PATCH", `bookableresourcebookings(${move.bookableresourcebookingid})`, { "Resource@odata.bind": `/bookableresources(${other.bookableresourceid})` }, { "If-Match": "*" })).status, 204, "move booking");
+  // The pass's requests as the page sent them (the connectivity check, WhoAmI, is not sync traffic).
+  let sent = 0;
+  const onRequest = (req) => {
+    if (req.url().includes("/api/data/") && !req.url().includes("/WhoAmI")) sent++;
+  };
+  d.page.on("request", onRequest);
   const r = ok(
     await d.run(async (client, a) => {
       const report = await client.sync.now();
@@ -130,6 +136,8 @@ test("a delta brings server-side creates, updates and deletes; rows that leave t
       return { report, instructions: woRow.msdyn_instructions, productGone, tasks: tasks.entities.length, moved };
     }, { wo, product: product.msdyn_workorderproductid, moved: move.bookableresourcebookingid }),
   );
+  d.page.off("request", onRequest);
+  assert.equal(r.report.requests, sent, "the report counts this pass's requests, not those since open");
   assert.equal(r.instructions, "Bring the long ladder");
   assert.equal(r.productGone, true, "a row deleted on the server is deleted on the device");
   assert.equal(r.tasks, 1, "a row created on the server arrives");

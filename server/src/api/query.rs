@@ -334,16 +334,24 @@ fn stream_page(
     let mut matched: Vec<Row> = Vec::new();
     let mut more = false;
     let pid = &table.primary_id_attribute;
+    // A filter on the primary id reads those rows by key (in id order, after the page's last id) in one chunk.
+    let keys = source::key_candidates(q, table);
     // A listing of ids (change tracking's first read) needs no stored column.
     let keys_only = q.filter.is_none()
         && q.expands.is_empty()
         && matches!(&q.columns, Columns::Some(c) if c.iter().all(|c| c == pid));
     'scan: loop {
-        let chunk = match keys_only {
-            true => db.scan_keys(&table.logical_name, pid, &access, after.as_deref(), CHUNK)?,
-            false => db.scan(&table.logical_name, &access, after.as_deref(), CHUNK)?,
+        let chunk = match &keys {
+            Some(ids) => {
+                let start = after.as_deref().map_or(0, |a| ids.partition_point(|id| id.as_str() <= a));
+                let mut rows = db.get_many(&table.logical_name, &access, &ids[start..])?;
+                rows.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+                rows
+            }
+            None if keys_only => db.scan_keys(&table.logical_name, pid, &access, after.as_deref(), CHUNK)?,
+            None => db.scan(&table.logical_name, &access, after.as_deref(), CHUNK)?,
         };
-        let n = chunk.len();
+        let n = if keys.is_some() { 0 } else { chunk.len() };
         for r in chunk {
             after = Some(r.id.clone());
             let row = into_etag(r);
@@ -379,7 +387,13 @@ fn whole_page(
 ) -> ApiResult<Page> {
     let (mut src, has_self) = source::related_source(ctx, db, q)?;
     if !has_self {
-        src.extend(&table.logical_name, source::load_table(ctx, db, &table.logical_name)?);
+        // A filter on the primary id (the rows a change-tracking delta named, fetched by id) reads those rows by
+        // key instead of the whole table; the engine still runs the whole filter over them.
+        let rows = match source::key_candidates(q, table) {
+            Some(ids) => source::load_keys(ctx, db, table, &ids)?,
+            None => source::load_table(ctx, db, &table.logical_name)?,
+        };
+        src.extend(&table.logical_name, rows);
     }
     let pid = table.primary_id_attribute.clone();
     // The page is answered from the stored rows; without joins, expands or distinct the engine only needs to say

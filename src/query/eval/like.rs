@@ -30,7 +30,7 @@ pub(crate) struct Pattern {
 impl Pattern {
     /// Compiles a pattern.
     pub(crate) fn new(pattern: &str) -> Pattern {
-        let chars: Vec<char> = pattern.chars().flat_map(char::to_lowercase).collect();
+        let chars: Vec<char> = crate::lower::lowercase_chars(pattern).chars().collect();
         let mut toks = Vec::with_capacity(chars.len());
         let mut i = 0;
         while i < chars.len() {
@@ -90,7 +90,7 @@ impl Pattern {
             let b = s.as_bytes();
             self.matches_at(b.len(), |i| char::from(b[i].to_ascii_lowercase()))
         } else {
-            let chars: Vec<char> = s.chars().flat_map(char::to_lowercase).collect();
+            let chars: Vec<char> = crate::lower::lowercase_chars(s).chars().collect();
             self.matches_at(chars.len(), |i| chars[i])
         }
     }

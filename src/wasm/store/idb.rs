@@ -93,9 +93,21 @@ extern "C" {
     #[wasm_bindgen]
     pub fn describe(db: &JsValue) -> JsValue;
 
-    /// A random version-4 GUID (`crypto.randomUUID`).
-    #[wasm_bindgen(js_name = randomId)]
-    pub fn random_id() -> String;
+    /// `n` random bytes (`crypto.getRandomValues`).
+    #[wasm_bindgen(js_name = randomBytes)]
+    pub fn random_bytes(n: u32) -> Vec<u8>;
+
+    /// Applies ops in one readwrite transaction without awaiting anything in wasm: the promise resolves with
+    /// `result` once the transaction committed, or rejects with `map_error(what, error)`.
+    #[wasm_bindgen(js_name = writeAll)]
+    pub fn write_all(
+        db: &JsValue,
+        stores: Array,
+        ops: Array,
+        result: JsValue,
+        what: &str,
+        map_error: &Function,
+    ) -> js_sys::Promise;
 
     /// Keeps, in place, the rows of a downloaded page that have a GUID primary id (lower-cased); returns how many.
     #[wasm_bindgen(js_name = keepRows)]
@@ -126,4 +138,25 @@ extern "C" {
     /// Closes a database connection.
     #[wasm_bindgen(js_name = closeDatabase)]
     pub fn close_database(db: &JsValue);
+}
+
+thread_local! {
+    /// Random bytes for generated ids, drawn from `crypto.getRandomValues` 64 ids at a time (one call into JS per
+    /// 64 creates instead of one per create).
+    static RANDOM: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A new random version-4 GUID (lower case).
+pub fn new_id() -> String {
+    let mut b = [0u8; 16];
+    RANDOM.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        if pool.len() < 16 {
+            *pool = random_bytes(16 * 64);
+        }
+        let at = pool.len() - 16;
+        b.copy_from_slice(&pool[at..]);
+        pool.truncate(at);
+    });
+    crate::store::guid::from_random_bytes(b)
 }

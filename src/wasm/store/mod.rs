@@ -158,6 +158,54 @@ fn record_ref(table: &str, id: &str) -> JsValue {
     object(&[("entityType", JsValue::from_str(table)), ("id", JsValue::from_str(id))])
 }
 
+/// What an offline create writes: the stores, the ops (the row and its outbox entry made from one JSON text, then
+/// the post-hook entries) and the new row's id.
+fn create_ops(
+    inner: &Inner,
+    table: &str,
+    record: JsValue,
+    post_hooks: Vec<String>,
+    depth: u32,
+) -> Result<(Array, Array, String), JsValue> {
+    hooks::check_depth(depth, "createRecord").map_err(js_err)?;
+    inner.require_offline(table)?;
+    let record = from_js("record", record)?;
+    let tables = &inner.tables;
+    let w = prepare_create(&inner.schema, table, &record, &idb::new_id(), &|t| tables.contains(t)).map_err(js_err)?;
+    let store = table_store(table);
+    let hooked = (!post_hooks.is_empty()).then(|| Value::Object(w.row.clone()));
+    let queued_on = iso_now();
+    let text = serde_json::to_string(&json!([
+        { "store": store, "add": w.row },
+        { "store": OUTBOX, "add": { "table": table, "id": w.id, "action": "create", "changes": w.changes, "queuedOn": queued_on } },
+    ]))
+    .map_err(|e| bad_argument("record", e))?;
+    let ops: Array = js_sys::JSON::parse(&text)?.unchecked_into();
+    let mut names = vec![store.as_str(), OUTBOX];
+    if let Some(row) = hooked {
+        for o in hook_ops(&post_hooks, table, "Create", &w.id, row, Value::Null, depth)? {
+            ops.push(&o);
+        }
+        names.push(HOOK_QUEUE);
+    }
+    Ok((stores(&names), ops, w.id))
+}
+
+/// Now as JavaScript's `Date.prototype.toISOString` writes it, without a `Date` object and its string crossing.
+fn iso_now() -> String {
+    crate::dates::format_datetime_millis(js_sys::Date::now() as i64)
+}
+
+thread_local! {
+    /// `idb_err` as a JS function, made once: what `writeAll` calls on a failed transaction.
+    static IDB_ERR: Closure<dyn Fn(String, JsValue) -> JsValue> =
+        Closure::new(|what: String, e: JsValue| idb_err(&what, e));
+}
+
+fn idb_err_fn() -> js_sys::Function {
+    IDB_ERR.with(|c| c.as_ref().unchecked_ref::<js_sys::Function>().clone())
+}
+
 #[wasm_bindgen]
 impl OfflineStore {
     /// Opens (creating or upgrading, keeping rows) the database of `{ orgUrl, userId, profileId, tables,
@@ -217,37 +265,26 @@ impl OfflineStore {
     /// Creates a row offline; the row, its outbox entry and an entry per post hook in `post_hooks` (names) commit
     /// together. `depth` is how deep in a chain of hook-made writes this one is (0: the user's). Resolves
     /// `{ entityType, id }`.
+    ///
+    /// Not an `async fn`: the checks and the ops are made synchronously and the transaction is opened before this
+    /// returns, and the promise is JS's own (`writeAll`), so no wasm future is polled or woken for a create (that
+    /// machinery and the JS objects built one by one were a third of a create's time; docs/PERFORMANCE.md).
     #[wasm_bindgen(js_name = createRecord)]
-    pub async fn create_record(
+    pub fn create_record(
         &self,
         table: String,
         record: JsValue,
         post_hooks: Option<Vec<String>>,
         depth: Option<u32>,
-    ) -> Result<JsValue, JsValue> {
-        let inner = self.inner.clone();
-        let depth = depth.unwrap_or(0);
-        hooks::check_depth(depth, "createRecord").map_err(js_err)?;
-        inner.require_offline(&table)?;
-        let record = from_js("record", record)?;
-        let tables = inner.tables.clone();
-        let w = prepare_create(&inner.schema, &table, &record, &idb::random_id(), &|t| tables.contains(t))
-            .map_err(js_err)?;
-        let store = table_store(&table);
-        let row = convert::to_js(&w.row)?;
-        let entry = outbox_entry(&table, &w.id, "create", &w.changes, None)?;
-        let ops: Array = [op("add", &store, &row), op("add", OUTBOX, &entry)].into_iter().collect();
-        let post_hooks = post_hooks.unwrap_or_default();
-        let mut names = vec![store.as_str(), OUTBOX];
-        if !post_hooks.is_empty() {
-            let row = Value::Object(w.row.clone());
-            for o in hook_ops(&post_hooks, &table, "Create", &w.id, row, Value::Null, depth)? {
-                ops.push(&o);
+    ) -> js_sys::Promise {
+        let inner = &self.inner;
+        let prepared = create_ops(inner, &table, record, post_hooks.unwrap_or_default(), depth.unwrap_or(0));
+        match prepared {
+            Ok((names, ops, id)) => {
+                idb::write_all(&inner.db, names, ops, record_ref(&table, &id), "createRecord", &idb_err_fn())
             }
-            names.push(HOOK_QUEUE);
+            Err(e) => js_sys::Promise::reject(&e),
         }
-        idb::write(&inner.db, stores(&names), ops).await.map_err(|e| idb_err("createRecord", e))?;
-        Ok(record_ref(&table, &w.id))
     }
 
     /// Updates a row offline (it must exist locally); only changed columns are queued, with an entry per post hook

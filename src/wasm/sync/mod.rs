@@ -646,6 +646,8 @@ fn note_stop(report: &mut Report, e: &SendError) {
 
 async fn run_pass(inner: &Rc<SyncInner>) -> Result<JsValue, JsValue> {
     let mut report = Report::default();
+    // The transport counts from `open`; the report says what this pass sent and received.
+    let before = inner.transport.traffic.get();
     // The lean form when the profile is static, no offline change waits and the last pass left the scope clean;
     // else the whole store in memory (docs/SYNC.md "Eviction").
     let pending = mirror::pending(&inner.store).await?;
@@ -680,8 +682,8 @@ async fn run_pass(inner: &Rc<SyncInner>) -> Result<JsValue, JsValue> {
     report.rows_read = pass.local.reads();
     report.lookup_rounds = pass.lookups;
     let t = inner.transport.traffic.get();
-    report.requests = t.requests;
-    report.bytes = t.bytes;
+    report.requests = t.requests - before.requests;
+    report.bytes = t.bytes - before.bytes;
     match outcome {
         Ok(()) => {}
         Err(SendError::Failed { error, .. }) if error.code != ErrorCode::ServerError => return Err(err(error)),
