@@ -238,14 +238,18 @@ const VARIANTS = {
     count() {
       return request(this.db.transaction("workorders").objectStore("workorders").count());
     },
-    /** The same rows fetched first (not timed), then put as plain objects, one transaction per 1,000 rows. */
+    /**
+     * The same rows fetched first (not timed), then put as plain objects, one transaction per 1,000 rows. Fetched
+     * with the annotations the sync asks for (`odata.include-annotations="*"`), so the rows put are those the sync
+     * stores (the ids the server sends are already lower case, as the sync stores them).
+     */
     async firstSync({ serverUrl, token }) {
       const tables = [];
       for (const [table, set, id] of SYNC_TABLES) {
         const rows = [];
         let url = `${serverUrl}/api/data/v9.2/${set}`;
         while (url) {
-          const res = await fetch(url, { headers: { Authorization: `Bearer ${token}`, Accept: "application/json", Prefer: "odata.maxpagesize=5000" } });
+          const res = await fetch(url, { headers: { Authorization: `Bearer ${token}`, Accept: "application/json", Prefer: 'odata.include-annotations="*",odata.maxpagesize=5000' } });
           const body = await res.json();
           rows.push(...body.value);
           url = body["@odata.nextLink"];

@@ -46,7 +46,16 @@ export class OnlineWebApi {
    * Sends one request and resolves with the Response whatever its status; rejects only when the request could not
    * be sent or answered (NetworkUnavailable). The sync engine classifies statuses itself.
    */
-  async raw(method, path, { body, headers = {}, timeoutMs } = {}) {
+  async raw(method, path, options) {
+    const { status, statusText, headers, text } = await this.exchange(method, path, options);
+    return new Response(status === 204 || status === 304 ? null : text, { status, statusText, headers });
+  }
+
+  /**
+   * As `raw`, resolving with `{ status, statusText, headers, text }`: the body as the text read, not copied into
+   * a new Response (the sync transport parses multi-megabyte pages from it).
+   */
+  async exchange(method, path, { body, headers = {}, timeoutMs } = {}) {
     const url = path.startsWith("http") ? path : this.base + path;
     if (this.isCutOff()) {
       // The app's "work offline" switch: behave exactly as a lost network.
@@ -64,7 +73,7 @@ export class OnlineWebApi {
       });
       // Read the body inside the timeout too: a stalled body is as unavailable as a stalled connection.
       const text = await res.text();
-      return new Response(res.status === 204 || res.status === 304 ? null : text, { status: res.status, statusText: res.statusText, headers: res.headers });
+      return { status: res.status, statusText: res.statusText, headers: res.headers, text };
     } catch (cause) {
       const e = xrmError("NetworkUnavailable", `Network or Service Unavailable: ${method} ${url} failed (${cause?.message ?? cause})`, { cause });
       this.onNetworkError(e);

@@ -26,10 +26,10 @@ export class Sync {
     // IndexedDB as these objects), and the rest of the body as text (the paging links the engine reads).
     const transport = async (req, split) => {
       const headers = Object.fromEntries(req.headers);
-      const res = await online.raw(req.method, req.url, { headers, body: req.body });
-      const text = await res.text();
+      const res = await online.exchange(req.method, req.url, { headers, body: req.body });
+      const text = res.text;
       const out = { status: res.status, headers: [...res.headers.entries()], body: text };
-      if (split && res.ok && text) {
+      if (split && res.status >= 200 && res.status < 300 && text) {
         let parsed;
         try {
           parsed = JSON.parse(text);

@@ -187,8 +187,84 @@ fn an_interrupted_first_sync_resumes_at_every_page_boundary() {
     }
 }
 
+/// As `interrupted`, with the page size changed before every download page (`sizes` in turn).
+fn resized(budgets: &[usize], page_size: u32, sizes: &[u32]) -> (Vec<(String, String)>, Snapshot) {
+    let (mut server, profile) = seeded();
+    let mut host = Host::new(&profile, &server.schema, page_size);
+    host.page_sizes = sizes.to_vec();
+    for &b in budgets {
+        if host.first_sync(&mut server, b) {
+            break;
+        }
+        let mut fresh = Host::new(&profile, &server.schema, page_size);
+        fresh.page_sizes = sizes.iter().rev().copied().collect();
+        fresh.local = host.local.clone();
+        fresh.checkpoints =
+            host.checkpoints.iter().map(|(k, v)| (k.clone(), Checkpoint::from_json(&v.to_json()).unwrap())).collect();
+        fresh.puts = host.puts.clone();
+        host = fresh;
+    }
+    assert!(host.first_sync(&mut server, usize::MAX));
+    (host.puts.clone(), host.snapshot())
+}
+
+#[test]
+fn the_page_size_changes_only_where_the_next_page_still_starts_at_the_next_row() {
+    let (_, profile) = seeded();
+    let schema = xrm_offline::schema::field_service();
+    let plan = SyncPlan::new(&profile, &schema).unwrap();
+    let at = |cursor: Cursor, size: Option<u32>| Checkpoint {
+        phase: Phase::Downloading { delta_link: "d".into(), cursor },
+        page_size: size,
+        ..Checkpoint::new("msdyn_workorder")
+    };
+    let page = |cp: &Checkpoint| match &cp.phase {
+        Phase::Downloading { cursor: Cursor::FetchPage { page, .. }, .. } => *page,
+        _ => 0,
+    };
+    // At the start any size goes, and the request asks for it.
+    let start = at(Cursor::Start, None).with_page_size(300, 5000);
+    assert_eq!(start.page_size, Some(300));
+    let req = start.next_request(&plan, 5000).unwrap().unwrap();
+    assert!(req.header("Prefer").unwrap().ends_with("odata.maxpagesize=300"));
+    // Page 3 of 5000 rows starts at row 10,000: 2,500 rows a page start there at page 5; 3,000 do not divide
+    // 10,000, so the largest size under it that does is taken.
+    let p3 = at(Cursor::FetchPage { page: 3, cookie: None }, None);
+    let half = p3.with_page_size(2500, 5000);
+    assert_eq!((half.page_size, page(&half)), (Some(2500), 5));
+    let under = p3.with_page_size(3000, 5000);
+    assert_eq!((under.page_size, page(&under)), (Some(2500), 5));
+    // Growing: 500-row pages, 4 read (row 2,000): 1,000 rows start at page 3, 2,000 at page 2; 1,500 does not
+    // divide 2,000, so 1,000.
+    let p5 = at(Cursor::FetchPage { page: 5, cookie: Some("c".into()) }, Some(500));
+    assert_eq!(page(&p5.with_page_size(1000, 5000)), 3);
+    assert_eq!(page(&p5.with_page_size(2000, 5000)), 2);
+    assert_eq!(p5.with_page_size(1500, 5000).page_size, Some(1000));
+    let req = p5.with_page_size(2000, 5000).next_request(&plan, 5000).unwrap().unwrap();
+    let xml = xrm_offline::sync::request::percent_decode(req.url.split_once("fetchXml=").unwrap().1);
+    assert!(xml.starts_with("<fetch page=\"2\" count=\"2000\" paging-cookie=\"c\">"), "{xml}");
+    // A next link keeps its paging; the size survives the JSON round trip.
+    let link = at(Cursor::Link { url: "https://x/next".into() }, Some(70));
+    assert_eq!(link.with_page_size(10, 5000), link);
+    assert_eq!(Checkpoint::from_json(&half.to_json()).unwrap(), half);
+    assert!(!Checkpoint::new("account").to_json().contains("pageSize"), "unchanged for checkpoints without a size");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Pages numbered by position (as Dataverse does without a paging cookie), the size changed before every page
+    /// and the sync interrupted anywhere: the same rows in the same order as a sync at one size.
+    #[test]
+    fn a_download_resized_between_pages_reads_every_row_once(
+        sizes in proptest::collection::vec(1u32..40, 1..12),
+        budgets in proptest::collection::vec(0usize..8, 0..6),
+    ) {
+        let (reference_puts, reference) = interrupted(&[], 11);
+        let (puts, rows) = resized(&budgets, 11, &sizes);
+        prop_assert_eq!(rows, reference);
+        prop_assert_eq!(puts, reference_puts);
+    }
 
     #[test]
     fn repeated_interruptions_lose_and_repeat_nothing(budgets in proptest::collection::vec(0usize..8, 1..12)) {

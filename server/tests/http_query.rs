@@ -165,6 +165,55 @@ fn fetchxml_queries_run_through_the_engine() {
 }
 
 #[test]
+fn fetchxml_pages_follow_the_paging_cookie_whatever_their_size() {
+    use xrm_offline_server::http::request::percent_decode;
+    let port = shared();
+    let fetch = |attrs: &str| {
+        format!(
+            r#"<fetch{attrs}><entity name="contact"><attribute name="fullname"/><filter><condition attribute="fullname" operator="not-null"/></filter></entity></fetch>"#
+        )
+    };
+    let read = |xml: String| {
+        get_prefer(
+            port,
+            "admin-token",
+            &format!("contacts?fetchXml={}", percent_encode(&xml)),
+            "odata.include-annotations=\"*\"",
+        )
+        .json()
+    };
+    let ids = |rows: &[Value]| rows.iter().map(|r| r["contactid"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let whole = ids(read(fetch("")).get("value").and_then(Value::as_array).unwrap());
+    assert!(whole.len() > 600, "{}", whole.len());
+    // The size changes from page to page; each request carries the previous page's cookie, as the sync does.
+    let sizes = [7, 150, 40, 333, 1, 64];
+    let (mut rows, mut page, mut cookie) = (Vec::new(), 1, None::<String>);
+    for i in 0..200 {
+        let size = sizes[i % sizes.len()];
+        let mut attrs = format!(r#" count="{size}" page="{page}""#);
+        if let Some(c) = &cookie {
+            let escaped = c.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+            attrs.push_str(&format!(r#" paging-cookie="{escaped}""#));
+        }
+        let j = read(fetch(&attrs));
+        let got = j["value"].as_array().unwrap();
+        assert!(got.len() <= size, "page {page}: {} rows for count {size}", got.len());
+        rows.extend(ids(got));
+        if j["@Microsoft.Dynamics.CRM.morerecords"] != true {
+            break;
+        }
+        let annotation = j["@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"].as_str().unwrap();
+        let inner = annotation.split("pagingcookie=\"").nth(1).unwrap().split('"').next().unwrap();
+        cookie = Some(percent_decode(&percent_decode(inner)));
+        page += 1;
+    }
+    assert_eq!(rows, whole, "every row once, in order");
+    // Without a cookie the page number is a position: page 3 of 100 rows starts at row 200.
+    let p3 = read(fetch(r#" count="100" page="3""#));
+    assert_eq!(ids(p3["value"].as_array().unwrap()), whole[200..300].to_vec());
+}
+
+#[test]
 fn paging_with_maxpagesize_returns_every_row_once() {
     let port = shared();
     let (rows, pages) = all_pages(port, "admin-token", "accounts?$select=name", "odata.maxpagesize=120");

@@ -51,7 +51,8 @@ pub enum Phase {
 
 /// The first-sync state of one table.
 ///
-/// Stored as `{"table", "phase", ...the phase's fields, "rows", "pages"}`. `Deserialize` is written out (through
+/// Stored as `{"table", "phase", ...the phase's fields, "rows", "pages"}` (and `"pageSize"` once the host chose
+/// the download's page size). `Deserialize` is written out (through
 /// `Value`): serde's derive for a flattened, internally tagged enum buffers the input in its own content type,
 /// about 8 KB of wasm used by nothing else.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -66,6 +67,9 @@ pub struct Checkpoint {
     pub rows: u64,
     /// Pages stored so far (tracking and download).
     pub pages: u64,
+    /// Rows per download page, when the host chose it ([`Checkpoint::with_page_size`]); else the host's default.
+    #[serde(default, rename = "pageSize", skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<u32>,
 }
 
 impl<'de> Deserialize<'de> for Checkpoint {
@@ -89,14 +93,18 @@ impl<'de> Deserialize<'de> for Checkpoint {
             "done" => Phase::Done { delta_link: text("deltaLink")? },
             other => return Err(D::Error::unknown_variant(other, &["notStarted", "tracking", "downloading", "done"])),
         };
-        Ok(Checkpoint { table, phase, rows: count("rows")?, pages: count("pages")? })
+        let page_size = match obj.get("pageSize") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(n) => Some(u32::deserialize(n).map_err(D::Error::custom)?),
+        };
+        Ok(Checkpoint { table, phase, rows: count("rows")?, pages: count("pages")?, page_size })
     }
 }
 
 impl Checkpoint {
     /// A table whose first sync has not started.
     pub fn new(table: &str) -> Checkpoint {
-        Checkpoint { table: table.to_ascii_lowercase(), phase: Phase::NotStarted, rows: 0, pages: 0 }
+        Checkpoint { table: table.to_ascii_lowercase(), phase: Phase::NotStarted, rows: 0, pages: 0, page_size: None }
     }
 
     /// Whether the first sync of the table is complete.
@@ -122,16 +130,49 @@ impl Checkpoint {
         }
     }
 
-    /// The next request of the first sync; `None` when it is complete.
+    /// The next request of the first sync; `None` when it is complete. `page_size`: rows per page, unless the
+    /// checkpoint holds the download's own ([`Checkpoint::with_page_size`]).
     pub fn next_request(&self, plan: &SyncPlan, page_size: u32) -> Result<Option<Request>> {
         let tp = plan.require_table(&self.table)?;
         let def = plan.schema().require_table(&tp.table)?;
         Ok(match &self.phase {
             Phase::NotStarted => Some(track_changes_request(def, &Cursor::Start, page_size)),
             Phase::Tracking { cursor } => Some(track_changes_request(def, cursor, page_size)),
-            Phase::Downloading { cursor, .. } => tp.download.as_ref().map(|q| q.request(cursor, page_size)),
+            Phase::Downloading { cursor, .. } => {
+                tp.download.as_ref().map(|q| q.request(cursor, self.page_size.unwrap_or(page_size)))
+            }
             Phase::Done { .. } => None,
         })
+    }
+
+    /// The checkpoint reading the rest of the download with pages of about `wanted` rows (`default`: the size the
+    /// pages were read with so far when the checkpoint holds none), so a host can bound a page's bytes once it has
+    /// seen how large the rows are. The next page must still start at the next row: Dataverse (without a paging
+    /// cookie) and the reference server number FetchXML pages by position, page `p` of `count` rows starting at
+    /// row `(p - 1) × count`. So the size becomes the largest one at most `wanted` that divides the rows read so
+    /// far, and the page number is recomputed from it: a page can shrink at any boundary, and double once the rows
+    /// read are a multiple of twice the size. At the start of the download any size goes; a `@odata.nextLink`
+    /// carries its own paging and keeps the size.
+    pub fn with_page_size(&self, wanted: u32, default: u32) -> Checkpoint {
+        let wanted = wanted.max(1);
+        let current = self.page_size.unwrap_or(default).max(1);
+        let mut next = self.clone();
+        match &self.phase {
+            Phase::Downloading { delta_link, cursor: Cursor::Start } => {
+                next.page_size = Some(wanted);
+                next.phase = Phase::Downloading { delta_link: delta_link.clone(), cursor: Cursor::Start };
+            }
+            Phase::Downloading { delta_link, cursor: Cursor::FetchPage { page, cookie } } => {
+                let offset = u64::from(page.saturating_sub(1)) * u64::from(current);
+                let Some(size) = (1..=wanted).rev().find(|s| offset % u64::from(*s) == 0) else { return next };
+                let Ok(page) = u32::try_from(offset / u64::from(size) + 1) else { return next };
+                next.page_size = Some(size);
+                let cursor = Cursor::FetchPage { page, cookie: cookie.clone() };
+                next.phase = Phase::Downloading { delta_link: delta_link.clone(), cursor };
+            }
+            _ => {}
+        }
+        next
     }
 
     /// The rows to store for `page` (the response to [`Checkpoint::next_request`], read with
@@ -251,6 +292,8 @@ mod tests {
         phase: DerivedPhase,
         rows: u64,
         pages: u64,
+        #[serde(default, rename = "pageSize")]
+        page_size: Option<u32>,
     }
 
     #[test]
@@ -261,6 +304,9 @@ mod tests {
             json!({"table": "account", "phase": "tracking", "cursor": {"kind": "start"}, "rows": 1, "pages": 2}),
             json!({"table": "account", "phase": "downloading", "deltaLink": "d", "cursor": link, "rows": 5, "pages": 1}),
             json!({"table": "account", "phase": "done", "deltaLink": "d", "rows": 5, "pages": 1, "extra": true}),
+            json!({"table": "account", "phase": "downloading", "deltaLink": "d", "cursor": link, "rows": 5, "pages": 1,
+                "pageSize": 500}),
+            json!({"table": "account", "phase": "notStarted", "rows": 0, "pages": 0, "pageSize": null}),
             json!({"table": "account", "phase": "done", "rows": 5, "pages": 1}),
             json!({"table": "account", "phase": "tracking", "rows": 5, "pages": 1}),
             json!({"table": "account", "phase": "tracking", "cursor": {"kind": "nope"}, "rows": 5, "pages": 1}),
@@ -286,7 +332,14 @@ mod tests {
                         }
                         DerivedPhase::Done { delta_link } => Phase::Done { delta_link: delta_link.clone() },
                     };
-                    assert_eq!(*a, Checkpoint { table: b.table.clone(), phase, rows: b.rows, pages: b.pages }, "{v}");
+                    let expected = Checkpoint {
+                        table: b.table.clone(),
+                        phase,
+                        rows: b.rows,
+                        pages: b.pages,
+                        page_size: b.page_size,
+                    };
+                    assert_eq!(*a, expected, "{v}");
                 }
                 (Err(a), Err(b)) => assert_eq!(a, b, "{v}"),
                 _ => panic!("{v}: {ours:?} vs {derived:?}"),

@@ -455,6 +455,10 @@ pub struct Host {
     pub seeds: Vec<RowRef>,
     /// How many evictions were checked against `evictions_among` (static profiles).
     pub targeted_checks: usize,
+    /// When not empty, the rows per page wanted before each download request, in turn (`with_page_size`, as the
+    /// browser host bounds a page's bytes).
+    pub page_sizes: Vec<u32>,
+    requests_sent: usize,
 }
 
 impl Host {
@@ -471,6 +475,8 @@ impl Host {
             evicted: Vec::new(),
             seeds: Vec::new(),
             targeted_checks: 0,
+            page_sizes: Vec::new(),
+            requests_sent: 0,
         }
     }
 
@@ -495,7 +501,11 @@ impl Host {
         let tables: Vec<String> = self.plan.tables().iter().map(|t| t.table.clone()).collect();
         for t in tables {
             loop {
-                let cp = self.checkpoints[&t].clone();
+                let mut cp = self.checkpoints[&t].clone();
+                if !self.page_sizes.is_empty() && cp.is_downloading() {
+                    cp = cp.with_page_size(self.page_sizes[self.requests_sent % self.page_sizes.len()], self.page_size);
+                }
+                self.requests_sent += 1;
                 let Some(req) = cp.next_request(&self.plan, self.page_size).expect("request") else { break };
                 if budget == 0 {
                     return false;

@@ -99,6 +99,22 @@ impl Cookie {
     }
 }
 
+/// The last primary key a FetchXML `paging-cookie` attribute names (`<cookie page="1"><accountid last="{...}"
+/// first="{...}" /></cookie>`, XML-escaped in the attribute), lower case without braces; `None` without a cookie
+/// or a key in it.
+pub fn fetch_cookie_last(fetchxml: &str) -> Option<String> {
+    let at = fetchxml.find("paging-cookie=")? + "paging-cookie=".len();
+    let rest = &fetchxml[at..];
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let value = &rest[1..];
+    let value = &value[..value.find(quote)?];
+    let cookie = value.replace("&quot;", "\"").replace("&apos;", "'").replace("&lt;", "<").replace("&gt;", ">");
+    let cookie = cookie.replace("&amp;", "&");
+    let key = attr(&cookie, "last")?.trim_matches(['{', '}']).to_ascii_lowercase();
+    let is_guid = key.len() == 36 && key.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    is_guid.then_some(key)
+}
+
 /// Percent-encoding with lower-case hex digits, as in Dataverse's inner paging cookie (`%3ccookie%20page%3d...`).
 fn encode_lower(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 2);

@@ -7,8 +7,10 @@
 //! - https://learn.microsoft.com/power-apps/developer/data-platform/use-change-tracking-synchronize-data-external-systems
 //!
 //! Unordered OData queries stream the table in primary-key order and stop one match after the page, so a page
-//! costs what it reads, and the skip token holds the last key. Ordered, counted and FetchXML queries are evaluated
-//! whole and paged by position.
+//! costs what it reads, and the skip token holds the last key. Unordered FetchXML pages do the same from the
+//! paging cookie's last key (the first page, and every page whose request carries the previous page's cookie).
+//! Ordered, counted, distinct and joined queries, and FetchXML pages asked by number alone, are evaluated whole
+//! and paged by position.
 
 use std::collections::HashMap;
 
@@ -109,20 +111,25 @@ pub fn collection(ctx: &Ctx<'_>, db: &mut Db, table: &TableDef, req: &Request) -
     let mut page_size = ctx.prefer.max_page_size.unwrap_or(MAX_PAGE).min(MAX_PAGE);
     let mut cookie = cookie.unwrap_or(Cookie { page: 1, ..Default::default() });
     let mut query = query;
-    if fetch.is_some() {
-        // FetchXML pages as Dataverse does: `count` and `page` attributes (the paging cookie is accepted and the page
-        // number decides), answered with morerecords and a paging cookie instead of a next link.
+    // Where a FetchXML page starts: after the paging cookie's last key when the query reads in key order, else by
+    // position (page `p` of `count` rows starts at row `(p - 1) × count`).
+    let mut keyset = fetch.is_none();
+    if let Some(xml) = &fetch {
+        // FetchXML pages as Dataverse does: `count` and `page` attributes, answered with morerecords and a paging
+        // cookie instead of a next link. With the cookie of the previous page the rows after its last key are read
+        // (the table is streamed, not evaluated whole for each page), so the page size may change between pages.
         if let Some(count) = query.page_size.take() {
             page_size = (count as usize).clamp(1, MAX_PAGE);
         }
         cookie.page = query.page.take().unwrap_or(1).max(1);
+        cookie.last = if cookie.page > 1 { paging::fetch_cookie_last(xml) } else { None };
+        keyset = query.top.is_none() && (cookie.page == 1 || cookie.last.is_some());
     }
     if tracking && cookie.snapshot.is_none() {
         cookie.snapshot = Some(db.current_version());
         cookie.tracking = true;
     }
-    let streaming =
-        query.orders.is_empty() && !query.count && query.joins.is_empty() && fetch.is_none() && !query.distinct;
+    let streaming = query.orders.is_empty() && !query.count && query.joins.is_empty() && keyset && !query.distinct;
     let page = if streaming {
         stream_page(ctx, db, table, &query, page_size, cookie)?
     } else {
@@ -326,8 +333,13 @@ fn stream_page(
     let mut after = cookie.last.clone();
     let mut matched: Vec<Row> = Vec::new();
     let mut more = false;
+    let pid = &table.primary_id_attribute;
     // A filter on the primary id reads those rows by key (in id order, after the page's last id) in one chunk.
     let keys = source::key_candidates(q, table);
+    // A listing of ids (change tracking's first read) needs no stored column.
+    let keys_only = q.filter.is_none()
+        && q.expands.is_empty()
+        && matches!(&q.columns, Columns::Some(c) if c.iter().all(|c| c == pid));
     'scan: loop {
         let chunk = match &keys {
             Some(ids) => {
@@ -336,6 +348,7 @@ fn stream_page(
                 rows.sort_unstable_by(|a, b| a.id.cmp(&b.id));
                 rows
             }
+            None if keys_only => db.scan_keys(&table.logical_name, pid, &access, after.as_deref(), CHUNK)?,
             None => db.scan(&table.logical_name, &access, after.as_deref(), CHUNK)?,
         };
         let n = if keys.is_some() { 0 } else { chunk.len() };
@@ -358,7 +371,6 @@ fn stream_page(
             break;
         }
     }
-    let pid = &table.primary_id_attribute;
     cookie.first = matched.first().and_then(|r| r.get(pid)).and_then(Value::as_str).map(str::to_string);
     cookie.last = matched.last().and_then(|r| r.get(pid)).and_then(Value::as_str).map(str::to_string);
     let rows = merge_projection(ctx, db, table, q, matched)?;

@@ -5,6 +5,7 @@
 //! incremental sync from the delta links, the window refreshes and the local eviction. Timers, Web Locks and the
 //! network state live in `js/sync.js`; this runs one pass when asked.
 
+mod first;
 mod mirror;
 mod transport;
 mod upload;
@@ -27,9 +28,7 @@ use crate::error::{Error, ErrorCode};
 use crate::profile::Profile;
 use crate::query::EvalContext;
 use crate::store::layout::{profile_index_columns, table_store, META};
-use crate::sync::{
-    first_sync_complete, track_changes_request, Changes, Checkpoint, ConflictPolicy, Cursor, FollowUp, SyncPlan,
-};
+use crate::sync::{track_changes_request, Changes, Checkpoint, ConflictPolicy, Cursor, FollowUp, SyncPlan};
 
 /// Rows per page the engine asks for.
 const DEFAULT_PAGE_SIZE: u32 = 1000;
@@ -283,90 +282,6 @@ impl SyncInner {
         self.write_staged(staged).await.map_err(store_failed)
     }
 
-    /// First sync (or its resumption) of every table not done yet. Returns whether all are done.
-    ///
-    /// Download pages take the short path: the transport parses the body in JS (`JSON.parse`) and hands back the
-    /// rows as JS objects, which are written as they are (ids lower-cased) with the page's checkpoint in one
-    /// transaction; only the paging fields cross into wasm. The next page's request is sent before the current page
-    /// is written, so the download overlaps the write. The rows are the server's selection (the scope), so they
-    /// are not remembered for the eviction.
-    async fn first_sync(&self, pass: &mut Pass, report: &mut Report) -> Result<bool, SendError> {
-        let total = self.plan.tables().len();
-        let mut checkpoints = Vec::with_capacity(total);
-        let mut wrote_directly = false;
-        for (i, tp) in self.plan.tables().iter().enumerate() {
-            let mut cp = self.checkpoint(&tp.table).await.map_err(store_failed)?;
-            let store = table_store(&tp.table);
-            let key = format!("checkpoint:{}", tp.table);
-            let mut inflight: Option<(String, Option<js_sys::Promise>)> = None;
-            while let Some(req) = cp.next_request(&self.plan, self.page_size).map_err(failed)? {
-                let cursor = cp.cursor().unwrap_or(Cursor::Start);
-                let first = match inflight.take() {
-                    Some((url, p)) if url == req.url => Some(p),
-                    _ => None,
-                };
-                let (page, value) = self.transport.page_split(&req, &cursor, true, first).await?;
-                let (next, rows) = match value {
-                    Some(rows) if cp.is_downloading() => {
-                        let n = idb::keep_rows(&rows, &tp.primary_id);
-                        (cp.advance(&self.plan, &page, u64::from(n)).map_err(failed)?, Some((rows, n)))
-                    }
-                    Some(_) => (cp.advance(&self.plan, &page, 0).map_err(failed)?, None),
-                    None => {
-                        // A transport that answers with the whole body: the rows come from the core.
-                        let (changes, next) = cp.step(&self.plan, &page).map_err(failed)?;
-                        if let Some(r) = next.next_request(&self.plan, self.page_size).map_err(failed)? {
-                            inflight = Some((r.url.clone(), self.transport.start(&r, true)));
-                        }
-                        report.downloaded += changes.puts.len() as u64;
-                        let meta = SyncInner::meta_op(&key, &Value::String(next.to_json())).map_err(store_failed)?;
-                        self.write_changes(pass, &changes, vec![meta], &[META], false, None)
-                            .await
-                            .map_err(store_failed)?;
-                        cp = next;
-                        self.progress_download(&tp.table, i, total, report);
-                        continue;
-                    }
-                };
-                if let Some(r) = next.next_request(&self.plan, self.page_size).map_err(failed)? {
-                    inflight = Some((r.url.clone(), self.transport.start(&r, true)));
-                }
-                let meta = SyncInner::meta_op(&key, &Value::String(next.to_json())).map_err(store_failed)?;
-                // The page's rows and the checkpoint that says they are stored: one transaction.
-                match rows {
-                    Some((rows, n)) => {
-                        let extra: Array = [meta].into_iter().collect();
-                        rowcache::put_rows(&self.store, &[&store, META], &tp.table, &rows, extra)
-                            .await
-                            .map_err(|e| store_failed(idb_err("sync: storing rows", e)))?;
-                        report.downloaded += u64::from(n);
-                        wrote_directly = true;
-                    }
-                    None => {
-                        self.write_changes(pass, &Changes::default(), vec![meta], &[META], false, None)
-                            .await
-                            .map_err(store_failed)?;
-                    }
-                }
-                cp = next;
-                self.progress_download(&tp.table, i, total, report);
-            }
-            checkpoints.push(cp);
-        }
-        if wrote_directly {
-            // Rows were written without the local rows knowing.
-            match pass.local {
-                Local::Lean(_) => pass.local.forget_rows(),
-                Local::Full(_) => {
-                    pass.local = Local::Full(
-                        mirror::load(&self.store, &self.plan, &self.projection).await.map_err(store_failed)?,
-                    )
-                }
-            }
-        }
-        Ok(first_sync_complete(&self.plan, &checkpoints))
-    }
-
     fn progress_download(&self, table: &str, i: usize, total: usize, report: &Report) {
         let t = self.transport.traffic.get();
         self.emit(json!({"phase": "download", "table": table, "tablesDone": i, "tablesTotal": total,
@@ -376,15 +291,29 @@ impl SyncInner {
     /// One incremental pass: every table's delta, the window refreshes, then the eviction.
     async fn incremental(&self, pass: &mut Pass, report: &mut Report) -> Result<(), SendError> {
         let total = self.plan.tables().len();
-        for (i, tp) in self.plan.tables().iter().enumerate() {
+        // Every table's first delta page is requested at once (reads: the answers are still applied in sync order,
+        // and the rows they name are fetched when applied).
+        let mut cps = Vec::with_capacity(total);
+        let mut early = Vec::with_capacity(total);
+        for tp in self.plan.tables() {
             let cp = self.checkpoint(&tp.table).await.map_err(store_failed)?;
+            let def = self.plan.schema().require_table(&tp.table).map_err(failed)?;
+            early.push(cp.delta_link().map(|l| {
+                let cursor = Cursor::Link { url: l.to_string() };
+                self.transport.start(&track_changes_request(def, &cursor, self.page_size), false)
+            }));
+            cps.push(cp);
+        }
+        for (i, tp) in self.plan.tables().iter().enumerate() {
+            let cp = &cps[i];
             let Some(link) = cp.delta_link().map(str::to_string) else { continue };
             let def = self.plan.schema().require_table(&tp.table).map_err(failed)?;
             let mut cursor = Cursor::Link { url: link };
+            let mut started = early[i].take();
             let new_link = loop {
                 let req = track_changes_request(def, &cursor, self.page_size);
-                let page = match self.transport.page(&req, &cursor).await {
-                    Ok(p) => p,
+                let page = match self.transport.page_split(&req, &cursor, false, started.take()).await {
+                    Ok((p, _)) => p,
                     Err(SendError::Failed { status, .. }) if (400..500).contains(&status) => {
                         // An expired or unknown delta token: download the table again (docs/SYNC.md).
                         self.restart_table(pass, &tp.table).await.map_err(store_failed)?;
