@@ -70,7 +70,9 @@ function startServer() {
   return new Promise((resolve) => {
     server.listen(0, "127.0.0.1", () => {
       const origin = `http://127.0.0.1:${server.address().port}`;
-      resolve({ origin, close: () => new Promise((r) => server.close(r)) });
+      // closeAllConnections: the browser keeps sockets it opened ahead (preconnects, keep-alive) after the page
+      // closed, and `server.close()` alone waits for them: the whole run then stalled with no CPU in use.
+      resolve({ origin, close: () => new Promise((r) => { server.close(r); server.closeAllConnections(); }) });
     });
   });
 }
