@@ -11,24 +11,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseBatchResponse } from "../../js/online.js";
 import { readWhoAmI, sessionFromWhoAmI } from "../../js/whoami.js";
+import { rng } from "./support/reliability.mjs";
 
 const SEED = Number(process.env.XRM_SEED ?? 82026112);
 const SOAK = !!process.env.XRM_SOAK && process.env.XRM_SOAK !== "0";
 const TRIALS = Number(process.env.XRM_TRIALS ?? (SOAK ? 250_000 : 3_000));
 const LIMIT_MS = Number(process.env.XRM_INPUT_LIMIT_MS ?? 1000);
-
-/** mulberry32: a small seeded PRNG. */
-function rng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n) => Math.floor(next() * n), pick: (list) => list[Math.floor(next() * list.length)] };
-}
 
 const HUGE = ["99999999999999999999", "4294967296", "-1", "0", "099", "100", "600", "1e400", "NaN", "200.5", "0x1f4"];
 const UNICODE = ["\u0000", "\ufeff", "é", "𝄞", "\u202e", "İ", "\r", "\n", "\r\n", "日本", "\u{10ffff}", "\ud800"];
@@ -102,7 +90,9 @@ function randomText(r) {
 /** Runs `check` over TRIALS inputs from `gen`; every failure says which input (shortened) and how to reproduce. */
 function fuzz(name, gen, check) {
   const seed = (SEED ^ [...name].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619), 2166136261)) >>> 0;
-  const r = rng(seed);
+  // The shared stream (support/reliability.mjs) as an object: the mutators call r.next(), r.int(n), r.pick(list).
+  const g = rng(seed);
+  const r = { next: g, int: g.int, pick: g.pick };
   console.log(`reliability-input target=${name} seed=${SEED} trials=${TRIALS} soak=${SOAK}`);
   const started = Date.now();
   for (let i = 0; i < TRIALS; i++) {
