@@ -22,6 +22,17 @@ pub struct StoredRow {
     pub business_unit: Option<String>,
 }
 
+/// A row as stored, its data still JSON text (collection pages write it without decoding it into a map).
+#[derive(Debug, Clone)]
+pub struct StoredText {
+    /// Primary key (lower-case GUID).
+    pub id: String,
+    /// The row in Web API shape (no `@odata.etag`), as stored: JSON written by `serde_json`.
+    pub text: String,
+    /// Version of the last write.
+    pub version: i64,
+}
+
 /// Which rows of a table a reader may see.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Access {
@@ -291,6 +302,67 @@ impl Db {
         let sql =
             format!("SELECT id, data, version, owner, bu FROM rows WHERE tbl = ?{after_sql}{acc} ORDER BY id LIMIT ?");
         self.collect(&sql, args)
+    }
+
+    /// As [`Db::scan`], the data left as text.
+    pub fn scan_text(
+        &self,
+        tbl: &str,
+        access: &Access,
+        after: Option<&str>,
+        limit: usize,
+    ) -> DbResult<Vec<StoredText>> {
+        let (acc, acc_args) = access.sql();
+        let mut args: Vec<&dyn rusqlite::ToSql> = vec![&tbl];
+        let after_sql = match &after {
+            Some(a) => {
+                args.push(a);
+                " AND id > ?"
+            }
+            None => "",
+        };
+        for a in &acc_args {
+            args.push(a);
+        }
+        let limit = limit.min(i64::MAX as usize) as i64;
+        args.push(&limit);
+        let sql = format!("SELECT id, data, version FROM rows WHERE tbl = ?{after_sql}{acc} ORDER BY id LIMIT ?");
+        self.texts(&sql, &args, limit.clamp(0, 1024) as usize)
+    }
+
+    /// As [`Db::get_many`], the data left as text (in no particular order).
+    pub fn get_many_text(&self, tbl: &str, access: &Access, ids: &[String]) -> DbResult<Vec<StoredText>> {
+        let mut out = Vec::with_capacity(ids.len());
+        let (acc, acc_args) = access.sql();
+        for chunk in ids.chunks(500) {
+            let mut args: Vec<&dyn rusqlite::ToSql> = vec![&tbl];
+            for id in chunk {
+                args.push(id);
+            }
+            for a in &acc_args {
+                args.push(a);
+            }
+            let sql = format!(
+                "SELECT id, data, version FROM rows WHERE tbl = ? AND id IN ({}){acc}",
+                placeholders(chunk.len())
+            );
+            out.extend(self.texts(&sql, &args, chunk.len())?);
+        }
+        Ok(out)
+    }
+
+    fn texts(&self, sql: &str, args: &[&dyn rusqlite::ToSql], capacity: usize) -> DbResult<Vec<StoredText>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
+        let mut rows = stmt.query(args).map_err(err)?;
+        let mut out = Vec::with_capacity(capacity);
+        while let Some(r) = rows.next().map_err(err)? {
+            out.push(StoredText {
+                id: r.get(0).map_err(err)?,
+                text: r.get(1).map_err(err)?,
+                version: r.get(2).map_err(err)?,
+            });
+        }
+        Ok(out)
     }
 
     /// As [`Db::scan`], without reading the rows' data: each row holds only its key, under `primary_id` (a
