@@ -373,10 +373,15 @@ fn stream_page(
     let keys_only = q.filter.is_none()
         && q.expands.is_empty()
         && matches!(&q.columns, Columns::Some(c) if c.iter().all(|c| c == pid));
-    if q.filter.is_none() && q.expands.is_empty() && q.joins.is_empty() && !keys_only {
+    if q.filter.is_none() && q.expands.is_empty() && q.joins.is_empty() {
         // Every row in key order: the page and one more (to know whether more follow), written from the stored
         // text without decoding it into maps.
-        let mut texts = db.scan_text(&table.logical_name, &access, after.as_deref(), want.saturating_add(1))?;
+        let limit = want.saturating_add(1);
+        let mut texts = if keys_only {
+            db.scan_keys(&table.logical_name, pid, &access, after.as_deref(), limit)?
+        } else {
+            db.scan_text(&table.logical_name, &access, after.as_deref(), limit)?
+        };
         let mut more = false;
         if texts.len() > want {
             texts.truncate(want);
@@ -400,7 +405,6 @@ fn stream_page(
                 rows.sort_unstable_by(|a, b| a.id.cmp(&b.id));
                 rows
             }
-            None if keys_only => db.scan_keys(&table.logical_name, pid, &access, after.as_deref(), CHUNK)?,
             None => db.scan(&table.logical_name, &access, after.as_deref(), CHUNK)?,
         };
         let n = if keys.is_some() { 0 } else { chunk.len() };

@@ -365,8 +365,8 @@ impl Db {
         Ok(out)
     }
 
-    /// As [`Db::scan`], without reading the rows' data: each row holds only its key, under `primary_id` (a
-    /// listing of ids, such as the first page of change tracking, decodes no stored JSON).
+    /// As [`Db::scan_text`], without reading the rows' data: each row's text is `{"<primary_id>":"<id>"}` (a
+    /// listing of ids, such as the first page of change tracking, reads no stored JSON).
     pub fn scan_keys(
         &self,
         tbl: &str,
@@ -374,30 +374,32 @@ impl Db {
         access: &Access,
         after: Option<&str>,
         limit: usize,
-    ) -> DbResult<Vec<StoredRow>> {
+    ) -> DbResult<Vec<StoredText>> {
         let (acc, acc_args) = access.sql();
-        let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(tbl.to_string())];
-        let after_sql = match after {
+        let mut args: Vec<&dyn rusqlite::ToSql> = vec![&tbl];
+        let after_sql = match &after {
             Some(a) => {
-                args.push(Box::new(a.to_string()));
+                args.push(a);
                 " AND id > ?"
             }
             None => "",
         };
-        args.extend(acc_args.into_iter().map(|a| -> Box<dyn rusqlite::ToSql> { Box::new(a) }));
-        args.push(Box::new(limit.min(i64::MAX as usize) as i64));
-        let sql = format!("SELECT id, version, owner, bu FROM rows WHERE tbl = ?{after_sql}{acc} ORDER BY id LIMIT ?");
+        for a in &acc_args {
+            args.push(a);
+        }
+        let limit = limit.min(i64::MAX as usize) as i64;
+        args.push(&limit);
+        let sql = format!("SELECT id, version FROM rows WHERE tbl = ?{after_sql}{acc} ORDER BY id LIMIT ?");
         let mut stmt = self.conn.prepare_cached(&sql).map_err(err)?;
-        let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|b| b.as_ref()).collect();
-        let rows = stmt
-            .query_map(refs.as_slice(), |r| {
-                let id: String = r.get(0)?;
-                let mut data = Map::with_capacity(1);
-                data.insert(primary_id.to_string(), Value::String(id.clone()));
-                Ok(StoredRow { id, data, version: r.get(1)?, owner: r.get(2)?, business_unit: r.get(3)? })
-            })
-            .map_err(err)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(err)
+        let mut rows = stmt.query(args.as_slice()).map_err(err)?;
+        let key = Value::from(primary_id).to_string();
+        let mut out = Vec::with_capacity(limit.clamp(0, 1024) as usize);
+        while let Some(r) = rows.next().map_err(err)? {
+            let id: String = r.get(0).map_err(err)?;
+            let text = format!("{{{key}:{}}}", Value::from(id.as_str()));
+            out.push(StoredText { id, text, version: r.get(1).map_err(err)? });
+        }
+        Ok(out)
     }
 
     /// Rows with these ids (for `$expand` and lookups' formatted values), visible under `access`.
