@@ -397,40 +397,65 @@ fn stream_page(
         cookie.last = id_of(texts.last());
         return Ok(Page { rows: PageRows::Stored(texts), count: None, more, cookie });
     }
+    // Without `$expand` the matches are written from their stored text (decoded only for the filter).
+    let plain = q.expands.is_empty();
+    let mut texts: Vec<StoredText> = Vec::new();
+    let (mut first, mut last): (Option<String>, Option<String>) = (None, None);
     'scan: loop {
         let chunk = match &keys {
             Some(ids) => {
                 let start = after.as_deref().map_or(0, |a| ids.partition_point(|id| id.as_str() <= a));
-                let mut rows = db.get_many(&table.logical_name, &access, &ids[start..])?;
+                let mut rows = db.get_many_text(&table.logical_name, &access, &ids[start..])?;
                 rows.sort_unstable_by(|a, b| a.id.cmp(&b.id));
                 rows
             }
-            None => db.scan(&table.logical_name, &access, after.as_deref(), CHUNK)?,
+            None => db.scan_text(&table.logical_name, &access, after.as_deref(), CHUNK)?,
         };
         let n = if keys.is_some() { 0 } else { chunk.len() };
-        for r in chunk {
-            after = Some(r.id.clone());
-            let row = into_etag(r);
+        for t in chunk {
+            let row = with_etag_text(&t);
             let ok = match &q.filter {
                 Some(f) => matches(ctx.schema(), &table.logical_name, f, &row, &aux, &ectx)?,
                 None => true,
             };
+            after = Some(t.id.clone());
             if ok {
-                if matched.len() >= want {
+                if matched.len() + texts.len() >= want {
                     more = !top_bound;
                     break 'scan;
                 }
-                matched.push(row);
+                let id = row.get(pid).and_then(Value::as_str).map(str::to_string);
+                if first.is_none() && matched.is_empty() && texts.is_empty() {
+                    first = id.clone();
+                }
+                last = id;
+                if plain {
+                    texts.push(t);
+                } else {
+                    matched.push(row);
+                }
             }
         }
         if n < CHUNK {
             break;
         }
     }
-    cookie.first = matched.first().and_then(|r| r.get(pid)).and_then(Value::as_str).map(str::to_string);
-    cookie.last = matched.last().and_then(|r| r.get(pid)).and_then(Value::as_str).map(str::to_string);
+    cookie.first = first;
+    cookie.last = last;
+    if plain {
+        return Ok(Page { rows: PageRows::Stored(texts), count: None, more, cookie });
+    }
     let rows = merge_projection(ctx, db, table, q, matched)?;
     Ok(Page { rows: PageRows::Maps(rows), count: None, more, cookie })
+}
+
+/// A stored row decoded (as the engine reads it), `@odata.etag` first, as [`into_etag`] builds it.
+fn with_etag_text(t: &StoredText) -> Row {
+    let data = match serde_json::from_str(&t.text) {
+        Ok(Value::Object(o)) => o,
+        _ => Map::new(),
+    };
+    into_etag(crate::store::StoredRow { id: String::new(), data, version: t.version, owner: None, business_unit: None })
 }
 
 fn whole_page(
