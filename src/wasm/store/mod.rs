@@ -19,6 +19,7 @@ use wasm_bindgen::prelude::*;
 
 use super::convert::{self, from_js, object};
 use super::error::{bad_argument, to_js as err_js};
+use super::promise;
 use crate::error::{Error, ErrorCode};
 use crate::hooks::{self, HookEntry};
 use crate::query::{EvalContext, Row};
@@ -72,6 +73,7 @@ impl QueryStats {
 
 /// The offline data store of one (organisation, user, profile).
 #[wasm_bindgen]
+#[derive(Clone)]
 pub struct OfflineStore {
     pub(crate) inner: Rc<Inner>,
 }
@@ -213,39 +215,9 @@ fn idb_err_fn() -> js_sys::Function {
 impl OfflineStore {
     /// Opens (creating or upgrading, keeping rows) the database of `{ orgUrl, userId, profileId, tables,
     /// indexColumns }` over `schema` (EntityDefinitions JSON text).
-    pub async fn open(options: JsValue, schema: String) -> Result<OfflineStore, JsValue> {
-        let o: OpenOptions = crate::wasm::convert::from_value(options).map_err(|e| bad_argument("open options", e))?;
-        let schema = Schema::from_json(&schema).map_err(js_err)?;
-        let mut tables = BTreeSet::new();
-        for t in &o.tables {
-            let def = schema.require_table(t).map_err(js_err)?;
-            if !def.is_available_offline {
-                return Err(js_err(Error::new(
-                    ErrorCode::TableNotAvailableOffline,
-                    format!("the table '{t}' can't be used offline (IsAvailableOffline is false)"),
-                )));
-            }
-            tables.insert(def.logical_name.clone());
-        }
-        let name = layout::database_name(&o.org_url, &o.user_id, &o.profile_id);
-        let table_list: Vec<String> = tables.iter().cloned().collect();
-        let index_columns = o.index_columns;
-        let layout =
-            layout::layout(&schema, &name, &table_list, &|t| index_columns.get(t).cloned().unwrap_or_default());
-        let db = idb::open_database(convert::to_js(&layout)?).await.map_err(|e| idb_err("open", e))?;
-        let user = std::cell::RefCell::new(EvalContext::default());
-        Ok(OfflineStore {
-            inner: Rc::new(Inner {
-                db,
-                schema,
-                tables,
-                layout,
-                org_url: o.org_url,
-                user,
-                stats: Default::default(),
-                caches: rowcache::Caches::new(),
-            }),
-        })
+    #[wasm_bindgen(js_name = open, unchecked_return_type = "Promise<OfflineStore>")]
+    pub fn open_js(options: JsValue, schema: String) -> js_sys::Promise {
+        promise(async move { Self::open(options, schema).await.map(JsValue::from) })
     }
 
     /// Sets who the user operators (`eq-userid`, `eq-userteams`, `eq-businessid`...) compare with.
@@ -322,7 +294,214 @@ impl OfflineStore {
 
     /// Updates a row offline (it must exist locally); only changed columns are queued, with an entry per post hook
     /// in `post_hooks` when something changed (same transaction). Resolves `{ entityType, id }`.
-    #[wasm_bindgen(js_name = updateRecord)]
+    #[wasm_bindgen(js_name = updateRecord, unchecked_return_type = "Promise<any>")]
+    pub fn update_record_js(
+        &self,
+        table: String,
+        id: String,
+        record: JsValue,
+        post_hooks: Option<Vec<String>>,
+        depth: Option<u32>,
+    ) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.update_record(table, id, record, post_hooks, depth).await })
+    }
+
+    /// Deletes a row offline (it must exist locally) and queues the delete, with an entry per post hook in
+    /// `post_hooks` (same transaction). Resolves `{ entityType, id }`.
+    #[wasm_bindgen(js_name = deleteRecord, unchecked_return_type = "Promise<any>")]
+    pub fn delete_record_js(
+        &self,
+        table: String,
+        id: String,
+        post_hooks: Option<Vec<String>>,
+        depth: Option<u32>,
+    ) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.delete_record(table, id, post_hooks, depth).await })
+    }
+
+    /// Reads one row offline; `options` may hold `$select` and `$expand`. Rejects with "Record Not Found" when the
+    /// row is not in the store.
+    #[wasm_bindgen(js_name = retrieveRecord, unchecked_return_type = "Promise<any>")]
+    pub fn retrieve_record_js(&self, table: String, id: String, options: Option<String>) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.retrieve_record(table, id, options).await })
+    }
+
+    /// Queries rows offline with OData options or `?fetchXml=`; resolves `{ entities, nextLink? }`.
+    #[wasm_bindgen(js_name = retrieveMultipleRecords, unchecked_return_type = "Promise<any>")]
+    pub fn retrieve_multiple_records_js(
+        &self,
+        table: String,
+        options: Option<String>,
+        max_page_size: Option<u32>,
+    ) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.retrieve_multiple_records(table, options, max_page_size).await })
+    }
+
+    /// What the last `retrieveMultipleRecords` read from IndexedDB: `{ batches, rowsRead }` (requests and the rows
+    /// they returned), so the bench and the tests can see an access path at work.
+    #[wasm_bindgen(js_name = queryStats)]
+    pub fn query_stats(&self) -> JsValue {
+        let s = self.inner.stats.get();
+        let (rows, bytes) = self.inner.caches.size();
+        object(&[
+            ("batches", JsValue::from(s.batches)),
+            ("rowsRead", JsValue::from(s.rows_read)),
+            ("cachedRows", JsValue::from(rows as u32)),
+            ("cacheBytes", JsValue::from(bytes as u32)),
+        ])
+    }
+
+    /// Turns the query cache (docs/QUERY.md "Query cache") on or off for this store instance (on by default; the
+    /// tests compare the IndexedDB paths with it).
+    #[wasm_bindgen(js_name = setQueryCache)]
+    pub fn set_query_cache(&self, on: bool) {
+        self.inner.caches.enabled.set(on);
+    }
+
+    /// The queued offline changes, in upload order.
+    #[wasm_bindgen(js_name = outbox, unchecked_return_type = "Promise<any>")]
+    pub fn outbox_js(&self) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.outbox().await })
+    }
+
+    /// Number of rows stored for `table`.
+    #[wasm_bindgen(js_name = countRows, unchecked_return_type = "Promise<number>")]
+    pub fn count_rows_js(&self, table: String) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.count_rows(table).await.map(JsValue::from) })
+    }
+
+    /// Writes rows as the server sent them (no outbox entry): used by sync and by tests that seed a store.
+    #[wasm_bindgen(js_name = putServerRows, unchecked_return_type = "Promise<void>")]
+    pub fn put_server_rows_js(&self, table: String, rows: Array) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.put_server_rows(table, rows).await.map(|()| JsValue::UNDEFINED) })
+    }
+
+    /// Stores a metadata value (cached schema and profile, sync state) under `key`.
+    #[wasm_bindgen(js_name = putMeta, unchecked_return_type = "Promise<void>")]
+    pub fn put_meta_js(&self, key: String, value: JsValue) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.put_meta(key, value).await.map(|()| JsValue::UNDEFINED) })
+    }
+
+    /// The metadata value stored under `key`, or undefined.
+    #[wasm_bindgen(js_name = getMeta, unchecked_return_type = "Promise<any>")]
+    pub fn get_meta_js(&self, key: String) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.get_meta(key).await })
+    }
+
+    /// Every entry of the hook queue (post hooks and online work, dead ones included), in queue order.
+    #[wasm_bindgen(js_name = hookQueue, unchecked_return_type = "Promise<any>")]
+    pub fn hook_queue_js(&self) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.hook_queue().await })
+    }
+
+    /// One hook-queue entry by `seq`, or undefined.
+    #[wasm_bindgen(js_name = hookEntry, unchecked_return_type = "Promise<any>")]
+    pub fn hook_entry_js(&self, seq: f64) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.hook_entry(seq).await })
+    }
+
+    /// Stores a hook-queue entry back (after a failed run, a retry), checked against the entry model.
+    #[wasm_bindgen(js_name = putHookEntry, unchecked_return_type = "Promise<void>")]
+    pub fn put_hook_entry_js(&self, entry: JsValue) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.put_hook_entry(entry).await.map(|()| JsValue::UNDEFINED) })
+    }
+
+    /// Removes a hook-queue entry (it ran, or was discarded).
+    #[wasm_bindgen(js_name = deleteHookEntry, unchecked_return_type = "Promise<void>")]
+    pub fn delete_hook_entry_js(&self, seq: f64) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.delete_hook_entry(seq).await.map(|()| JsValue::UNDEFINED) })
+    }
+
+    /// Queues online-only work `request` (`{method, path, body?, headers?}`, named `name`) behind every change in
+    /// the outbox now: it runs once they have all been uploaded. Resolves with the entry's `seq`.
+    #[wasm_bindgen(js_name = enqueueOnline, unchecked_return_type = "Promise<number>")]
+    pub fn enqueue_online_js(&self, name: String, request: JsValue) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.enqueue_online(name, request).await.map(JsValue::from) })
+    }
+
+    /// The smallest `seq` left in the outbox (undefined when it is empty).
+    #[wasm_bindgen(js_name = minOutboxSeq, unchecked_return_type = "Promise<number | undefined>")]
+    pub fn min_outbox_seq_js(&self) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.min_outbox_seq().await.map(JsValue::from) })
+    }
+
+    /// Closes the connection (the database stays).
+    pub fn close(&self) {
+        idb::close_database(&self.inner.db);
+    }
+
+    /// Deletes this store's database (sign-out). The store can't be used afterwards.
+    #[wasm_bindgen(js_name = deleteDatabase, unchecked_return_type = "Promise<void>")]
+    pub fn delete_database_js(&self) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.delete_database().await.map(|()| JsValue::UNDEFINED) })
+    }
+
+    /// Deletes the database of `{ orgUrl, userId, profileId }` without opening it.
+    #[wasm_bindgen(js_name = deleteDatabaseOf, unchecked_return_type = "Promise<void>")]
+    pub fn delete_database_of_js(org_url: String, user_id: String, profile_id: String) -> js_sys::Promise {
+        promise(
+            async move { Self::delete_database_of(org_url, user_id, profile_id).await.map(|()| JsValue::UNDEFINED) },
+        )
+    }
+}
+
+/// The async bodies of the exported methods above (each export wraps one in [`promise`]).
+impl OfflineStore {
+    /// Opens (creating or upgrading, keeping rows) the database of `{ orgUrl, userId, profileId, tables,
+    /// indexColumns }` over `schema` (EntityDefinitions JSON text).
+    pub async fn open(options: JsValue, schema: String) -> Result<OfflineStore, JsValue> {
+        let o: OpenOptions = crate::wasm::convert::from_value(options).map_err(|e| bad_argument("open options", e))?;
+        let schema = Schema::from_json(&schema).map_err(js_err)?;
+        let mut tables = BTreeSet::new();
+        for t in &o.tables {
+            let def = schema.require_table(t).map_err(js_err)?;
+            if !def.is_available_offline {
+                return Err(js_err(Error::new(
+                    ErrorCode::TableNotAvailableOffline,
+                    format!("the table '{t}' can't be used offline (IsAvailableOffline is false)"),
+                )));
+            }
+            tables.insert(def.logical_name.clone());
+        }
+        let name = layout::database_name(&o.org_url, &o.user_id, &o.profile_id);
+        let table_list: Vec<String> = tables.iter().cloned().collect();
+        let index_columns = o.index_columns;
+        let layout =
+            layout::layout(&schema, &name, &table_list, &|t| index_columns.get(t).cloned().unwrap_or_default());
+        let db = idb::open_database(convert::to_js(&layout)?).await.map_err(|e| idb_err("open", e))?;
+        let user = std::cell::RefCell::new(EvalContext::default());
+        Ok(OfflineStore {
+            inner: Rc::new(Inner {
+                db,
+                schema,
+                tables,
+                layout,
+                org_url: o.org_url,
+                user,
+                stats: Default::default(),
+                caches: rowcache::Caches::new(),
+            }),
+        })
+    }
+
+    /// Updates a row offline (it must exist locally); only changed columns are queued, with an entry per post hook
+    /// in `post_hooks` when something changed (same transaction). Resolves `{ entityType, id }`.
     pub async fn update_record(
         &self,
         table: String,
@@ -362,7 +541,6 @@ impl OfflineStore {
 
     /// Deletes a row offline (it must exist locally) and queues the delete, with an entry per post hook in
     /// `post_hooks` (same transaction). Resolves `{ entityType, id }`.
-    #[wasm_bindgen(js_name = deleteRecord)]
     pub async fn delete_record(
         &self,
         table: String,
@@ -395,7 +573,6 @@ impl OfflineStore {
 
     /// Reads one row offline; `options` may hold `$select` and `$expand`. Rejects with "Record Not Found" when the
     /// row is not in the store.
-    #[wasm_bindgen(js_name = retrieveRecord)]
     pub async fn retrieve_record(
         &self,
         table: String,
@@ -410,7 +587,6 @@ impl OfflineStore {
     }
 
     /// Queries rows offline with OData options or `?fetchXml=`; resolves `{ entities, nextLink? }`.
-    #[wasm_bindgen(js_name = retrieveMultipleRecords)]
     pub async fn retrieve_multiple_records(
         &self,
         table: String,
@@ -427,34 +603,12 @@ impl OfflineStore {
         query::retrieve_multiple(&inner, &table, options.as_deref().unwrap_or(""), size, &ctx).await
     }
 
-    /// What the last `retrieveMultipleRecords` read from IndexedDB: `{ batches, rowsRead }` (requests and the rows
-    /// they returned), so the bench and the tests can see an access path at work.
-    #[wasm_bindgen(js_name = queryStats)]
-    pub fn query_stats(&self) -> JsValue {
-        let s = self.inner.stats.get();
-        let (rows, bytes) = self.inner.caches.size();
-        object(&[
-            ("batches", JsValue::from(s.batches)),
-            ("rowsRead", JsValue::from(s.rows_read)),
-            ("cachedRows", JsValue::from(rows as u32)),
-            ("cacheBytes", JsValue::from(bytes as u32)),
-        ])
-    }
-
-    /// Turns the query cache (docs/QUERY.md "Query cache") on or off for this store instance (on by default; the
-    /// tests compare the IndexedDB paths with it).
-    #[wasm_bindgen(js_name = setQueryCache)]
-    pub fn set_query_cache(&self, on: bool) {
-        self.inner.caches.enabled.set(on);
-    }
-
     /// The queued offline changes, in upload order.
     pub async fn outbox(&self) -> Result<JsValue, JsValue> {
         idb::get_all(&self.inner.db, OUTBOX, None, JsValue::UNDEFINED, None).await.map_err(|e| idb_err("outbox", e))
     }
 
     /// Number of rows stored for `table`.
-    #[wasm_bindgen(js_name = countRows)]
     pub async fn count_rows(&self, table: String) -> Result<u32, JsValue> {
         self.inner.require_offline(&table)?;
         let n = idb::count(&self.inner.db, &table_store(&table)).await.map_err(|e| idb_err("count", e))?;
@@ -462,7 +616,6 @@ impl OfflineStore {
     }
 
     /// Writes rows as the server sent them (no outbox entry): used by sync and by tests that seed a store.
-    #[wasm_bindgen(js_name = putServerRows)]
     pub async fn put_server_rows(&self, table: String, rows: Array) -> Result<(), JsValue> {
         let inner = self.inner.clone();
         inner.require_offline(&table)?;
@@ -485,7 +638,6 @@ impl OfflineStore {
     }
 
     /// Stores a metadata value (cached schema and profile, sync state) under `key`.
-    #[wasm_bindgen(js_name = putMeta)]
     pub async fn put_meta(&self, key: String, value: JsValue) -> Result<(), JsValue> {
         let entry = object(&[("key", JsValue::from_str(&key)), ("value", value)]);
         let ops: Array = [op("put", META, &entry)].into_iter().collect();
@@ -494,7 +646,6 @@ impl OfflineStore {
     }
 
     /// The metadata value stored under `key`, or undefined.
-    #[wasm_bindgen(js_name = getMeta)]
     pub async fn get_meta(&self, key: String) -> Result<JsValue, JsValue> {
         let entry =
             idb::get(&self.inner.db, META, &JsValue::from_str(&key)).await.map_err(|e| idb_err("getMeta", e))?;
@@ -505,7 +656,6 @@ impl OfflineStore {
     }
 
     /// Every entry of the hook queue (post hooks and online work, dead ones included), in queue order.
-    #[wasm_bindgen(js_name = hookQueue)]
     pub async fn hook_queue(&self) -> Result<JsValue, JsValue> {
         idb::get_all(&self.inner.db, HOOK_QUEUE, None, JsValue::UNDEFINED, None)
             .await
@@ -513,13 +663,11 @@ impl OfflineStore {
     }
 
     /// One hook-queue entry by `seq`, or undefined.
-    #[wasm_bindgen(js_name = hookEntry)]
     pub async fn hook_entry(&self, seq: f64) -> Result<JsValue, JsValue> {
         idb::get(&self.inner.db, HOOK_QUEUE, &JsValue::from_f64(seq)).await.map_err(|e| idb_err("hookEntry", e))
     }
 
     /// Stores a hook-queue entry back (after a failed run, a retry), checked against the entry model.
-    #[wasm_bindgen(js_name = putHookEntry)]
     pub async fn put_hook_entry(&self, entry: JsValue) -> Result<(), JsValue> {
         let e: HookEntry = crate::wasm::convert::from_value(entry).map_err(|e| bad_argument("hook entry", e))?;
         if e.seq.is_none() {
@@ -531,7 +679,6 @@ impl OfflineStore {
     }
 
     /// Removes a hook-queue entry (it ran, or was discarded).
-    #[wasm_bindgen(js_name = deleteHookEntry)]
     pub async fn delete_hook_entry(&self, seq: f64) -> Result<(), JsValue> {
         let ops: Array = [op("delete", HOOK_QUEUE, &JsValue::from_f64(seq))].into_iter().collect();
         idb::write(&self.inner.db, stores(&[HOOK_QUEUE]), ops).await.map_err(|e| idb_err("deleteHookEntry", e))?;
@@ -540,7 +687,6 @@ impl OfflineStore {
 
     /// Queues online-only work `request` (`{method, path, body?, headers?}`, named `name`) behind every change in
     /// the outbox now: it runs once they have all been uploaded. Resolves with the entry's `seq`.
-    #[wasm_bindgen(js_name = enqueueOnline)]
     pub async fn enqueue_online(&self, name: String, request: JsValue) -> Result<f64, JsValue> {
         let request = from_js("request", request)?;
         let after = self.max_outbox_seq().await?.unwrap_or(0.0) as u64;
@@ -552,7 +698,6 @@ impl OfflineStore {
     }
 
     /// The smallest `seq` left in the outbox (undefined when it is empty).
-    #[wasm_bindgen(js_name = minOutboxSeq)]
     pub async fn min_outbox_seq(&self) -> Result<Option<f64>, JsValue> {
         let first = idb::get_all(&self.inner.db, OUTBOX, None, JsValue::UNDEFINED, Some(1))
             .await
@@ -560,13 +705,7 @@ impl OfflineStore {
         Ok(seq_of(&Array::from(&first).get(0)))
     }
 
-    /// Closes the connection (the database stays).
-    pub fn close(&self) {
-        idb::close_database(&self.inner.db);
-    }
-
     /// Deletes this store's database (sign-out). The store can't be used afterwards.
-    #[wasm_bindgen(js_name = deleteDatabase)]
     pub async fn delete_database(&self) -> Result<(), JsValue> {
         idb::close_database(&self.inner.db);
         idb::delete_database(&self.inner.layout.name).await.map_err(|e| idb_err("deleteDatabase", e))?;
@@ -574,7 +713,6 @@ impl OfflineStore {
     }
 
     /// Deletes the database of `{ orgUrl, userId, profileId }` without opening it.
-    #[wasm_bindgen(js_name = deleteDatabaseOf)]
     pub async fn delete_database_of(org_url: String, user_id: String, profile_id: String) -> Result<(), JsValue> {
         let name = layout::database_name(&org_url, &user_id, &profile_id);
         idb::delete_database(&name).await.map_err(|e| idb_err("deleteDatabase", e))?;
