@@ -222,17 +222,24 @@ impl OfflineStore {
 
     /// Sets who the user operators (`eq-userid`, `eq-userteams`, `eq-businessid`...) compare with.
     #[wasm_bindgen(js_name = setUser)]
-    pub fn set_user(&self, user_id: String, team_ids: Vec<String>, business_unit_id: Option<String>) {
+    pub fn set_user(
+        &self,
+        user_id: String,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] team_ids: JsValue,
+        business_unit_id: Option<String>,
+    ) -> Result<(), JsValue> {
+        let team_ids = convert::texts("teamIds", &team_ids)?;
         let mut u = self.inner.user.borrow_mut();
         u.user_id = Some(user_id.to_ascii_lowercase());
         u.team_ids = team_ids.iter().map(|t| t.to_ascii_lowercase()).collect();
         u.business_unit_id = business_unit_id.map(|b| b.to_ascii_lowercase());
+        Ok(())
     }
 
     /// The database name (one per organisation, user and profile).
-    #[wasm_bindgen(getter)]
-    pub fn name(&self) -> String {
-        self.inner.layout.name.clone()
+    #[wasm_bindgen(getter, unchecked_return_type = "string")]
+    pub fn name(&self) -> JsValue {
+        JsValue::from_str(&self.inner.layout.name)
     }
 
     /// Store names and their indexes, as the database has them.
@@ -258,11 +265,12 @@ impl OfflineStore {
         &self,
         table: String,
         record: JsValue,
-        post_hooks: Option<Vec<String>>,
+        #[wasm_bindgen(unchecked_param_type = "string[] | null")] post_hooks: JsValue,
         depth: Option<u32>,
     ) -> js_sys::Promise {
         let inner = &self.inner;
-        let prepared = create_ops(inner, &table, record, post_hooks.unwrap_or_default(), depth.unwrap_or(0));
+        let prepared = convert::texts("postHooks", &post_hooks)
+            .and_then(|hooks| create_ops(inner, &table, record, hooks, depth.unwrap_or(0)));
         match prepared {
             Ok((names, ops, id)) => {
                 // The table's write stamp commits with the row (rowcache.rs); once committed, the query cache
@@ -300,11 +308,14 @@ impl OfflineStore {
         table: String,
         id: String,
         record: JsValue,
-        post_hooks: Option<Vec<String>>,
+        #[wasm_bindgen(unchecked_param_type = "string[] | null")] post_hooks: JsValue,
         depth: Option<u32>,
     ) -> js_sys::Promise {
         let s = self.clone();
-        promise(async move { s.update_record(table, id, record, post_hooks, depth).await })
+        promise(async move {
+            let hooks = convert::texts("postHooks", &post_hooks)?;
+            s.update_record(table, id, record, Some(hooks), depth).await
+        })
     }
 
     /// Deletes a row offline (it must exist locally) and queues the delete, with an entry per post hook in
@@ -314,11 +325,14 @@ impl OfflineStore {
         &self,
         table: String,
         id: String,
-        post_hooks: Option<Vec<String>>,
+        #[wasm_bindgen(unchecked_param_type = "string[] | null")] post_hooks: JsValue,
         depth: Option<u32>,
     ) -> js_sys::Promise {
         let s = self.clone();
-        promise(async move { s.delete_record(table, id, post_hooks, depth).await })
+        promise(async move {
+            let hooks = convert::texts("postHooks", &post_hooks)?;
+            s.delete_record(table, id, Some(hooks), depth).await
+        })
     }
 
     /// Reads one row offline; `options` may hold `$select` and `$expand`. Rejects with "Record Not Found" when the

@@ -512,9 +512,9 @@ impl SyncEngine {
     }
 
     /// The tables in sync order.
-    #[wasm_bindgen(js_name = syncOrder)]
-    pub fn sync_order(&self) -> Vec<String> {
-        self.inner.plan.tables().iter().map(|t| t.table.clone()).collect()
+    #[wasm_bindgen(js_name = syncOrder, unchecked_return_type = "string[]")]
+    pub fn sync_order(&self) -> JsValue {
+        convert::js_texts(self.inner.plan.tables().iter().map(|t| t.table.as_str()))
     }
 
     /// One pass: upload the outbox, finish the first sync, then (once it is complete) the incremental sync.
