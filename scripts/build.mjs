@@ -68,6 +68,20 @@ for (const f of readdirSync(join(root, "js"))) copyFileSync(join(root, "js", f),
   if (/from ["']\.\/snippets\//.test(glue)) throw new Error("build: a snippet import other than js/idb.js");
   writeFileSync(gluePath, glue);
 }
+// Property names only the bundle itself uses, shortened like locals (0.2 KB gzip): wasm-bindgen's own bookkeeping
+// and the fields and methods of the internal JS classes (Network, Sync, Hooks, OnlineWebApi). esbuild renames every
+// `.name` and `name:` of these in the bundle, so a name belongs here only if no caller outside the bundle (the
+// public API in js/index.d.ts, the tests, the bench, the demo) and no Rust code (Reflect.get by name) reads it.
+const INTERNAL_PROPS = new RegExp(
+  `^(${[
+    "__wbg_ptr", "__destroy_into_raw", "__wrap", "_wbg_cb_unref",
+    "ambientDepth", "cutOff", "describeCrud", "drainOnce", "draining", "entitySet", "fetchImpl", "isCutOff",
+    "isRunner", "knownSets", "lastCheckOk", "leaderName", "lockName", "offlineApiAt", "onBrowserNetwork",
+    "onNetworkError", "onlineTimer", "parameterValue", "postNames", "recordFailure", "releaseLeader", "retryDelay",
+    "runOnline", "runPost", "setCache", "uploadTimer", "reindex", "offlineApi", "onlineApi", "kick", "emit",
+    "channel", "listeners", "exchange",
+  ].join("|")})$`,
+);
 const { build } = await import("esbuild");
 const entry = join(pkg, "index.js");
 await build({
@@ -81,6 +95,7 @@ await build({
   legalComments: "none",
   // wasm-bindgen's import object names the snippet module once per import group: the same key, harmless.
   logOverride: { "duplicate-object-key": "silent" },
+  mangleProps: INTERNAL_PROPS,
 });
 // Only the bundle, the wasm and the type declarations stay (index.d.ts imports the bindings' declarations).
 rmSync(join(pkg, "snippets"), { recursive: true });
