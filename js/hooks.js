@@ -1,9 +1,9 @@
 // client.hooks: offline workflow hooks (SPEC section 5, docs/HOOKS.md). Handlers are user JavaScript, so they run
 // here; the rules around them (queue entries, order, retries and dead letters, the depth limit) are Rust
-// (src/hooks/, through the hooks* functions), and the queue is the `hookqueue` store, written by the OfflineStore in
-// the same transaction as the write that queued a post hook.
+// (src/hooks/, through the wasm export `hookRule(op, ...)`), and the queue is the `hookqueue` store, written by the
+// OfflineStore in the same transaction as the write that queued a post hook.
 import { Emitter } from "./events.js";
-import { hooksAfterFailure, hooksCheckDepth, hooksCheckRegistration, hooksNextOnline, hooksNextPost, hooksRevive, hooksStatus } from "./xrm_offline.js";
+import { hookRule } from "./xrm_offline.js";
 import { fromResponse, xrmError } from "./errors.js";
 
 const EVENTS = new Set(["result", "error", "deadLetter"]);
@@ -63,7 +63,7 @@ export class Hooks {
    * `table` at `stage` ("pre" | "post"). Registering a name again replaces it. Returns a function that unregisters.
    */
   register(name, { table, message, stage, handler } = {}) {
-    hooksCheckRegistration(String(name ?? ""), String(message ?? ""), String(stage ?? ""));
+    hookRule(0, String(name ?? ""), String(message ?? ""), String(stage ?? ""));
     if (typeof table !== "string" || !table) throw xrmError("InvalidArgument", `hook '${name}': table must be a table's logical name`);
     if (typeof handler !== "function") throw xrmError("InvalidArgument", `hook '${name}': handler must be a function (async or not)`);
     if (!this.client.store.isAvailableOffline(table)) {
@@ -119,7 +119,7 @@ export class Hooks {
    */
   write(message, table, id, data, depth) {
     try {
-      if (depth > 0) hooksCheckDepth(depth, `${message} of ${table}`);
+      if (depth > 0) hookRule(1, depth, `${message} of ${table}`);
       if (this.registry.size === 0) return this.writeNow(message, table, id, message === "Delete" ? undefined : data, undefined, depth);
       const pre = this.index.get(`${table}|${message}|pre`);
       if (pre) return this.writeAfterPre(pre, message, table, id, data, depth);
@@ -225,7 +225,7 @@ export class Hooks {
     for (;;) {
       if (this.closed) return;
       const queue = await this.store.hookQueue();
-      const next = hooksNextPost(queue, this.postNames(), Date.now());
+      const next = hookRule(2, queue, this.postNames(), Date.now());
       if (next.run === undefined) {
         clearTimeout(this.timer);
         if (next.wakeInMs !== undefined) this.timer = setTimeout(() => this.kick(), Math.max(10, next.wakeInMs));
@@ -267,7 +267,7 @@ export class Hooks {
 
   /** Records a failed run (retry later or dead letter) and reports it. */
   async recordFailure(entry, failure, retryAfterMs, error) {
-    const r = hooksAfterFailure(entry, failure, retryAfterMs, this.client.options?.hookRetryBaseMs, Date.now());
+    const r = hookRule(4, entry, failure, retryAfterMs, this.client.options?.hookRetryBaseMs, Date.now());
     await this.store.putHookEntry(r.entry);
     const report = { ...view(r.entry), error: error ?? failure, dead: r.dead, retryInMs: r.retryInMs };
     this.emit("error", report);
@@ -303,7 +303,7 @@ export class Hooks {
     for (;;) {
       if (this.closed) return out;
       const queue = await this.store.hookQueue();
-      const next = hooksNextOnline(queue, await this.store.minOutboxSeq(), Date.now());
+      const next = hookRule(3, queue, await this.store.minOutboxSeq(), Date.now());
       if (next.state !== "run") {
         out.waiting = next.state === "idle" ? null : next.state;
         clearTimeout(this.onlineTimer);
@@ -348,7 +348,7 @@ export class Hooks {
 
   /** Queue lengths and failures: `{ postQueued, onlineQueued, failed, retrying, waitingForHandler, running }`. */
   async status() {
-    const s = hooksStatus(await this.store.hookQueue(), this.postNames());
+    const s = hookRule(6, await this.store.hookQueue(), this.postNames());
     return { ...s, running: this.draining !== null, runner: this.isRunner() };
   }
 
@@ -366,7 +366,7 @@ export class Hooks {
   async retry(id) {
     const e = await this.store.hookEntry(Number(id));
     if (!e) throw xrmError("RecordNotFound", `hooks.retry: no queue entry ${id}`);
-    await this.store.putHookEntry(hooksRevive(e));
+    await this.store.putHookEntry(hookRule(5, e));
     if (e.kind === "post") this.kick();
     else if (this.client.network.available()) this.client.sync?.upload().catch(() => {});
   }

@@ -504,14 +504,6 @@ impl OfflineStore {
         let s = self.clone();
         promise(async move { s.delete_database().await.map(|()| JsValue::UNDEFINED) })
     }
-
-    /// Deletes the database of `{ orgUrl, userId, profileId }` without opening it.
-    #[wasm_bindgen(js_name = deleteDatabaseOf, unchecked_return_type = "Promise<void>")]
-    pub fn delete_database_of_js(org_url: String, user_id: String, profile_id: String) -> js_sys::Promise {
-        promise(
-            async move { Self::delete_database_of(org_url, user_id, profile_id).await.map(|()| JsValue::UNDEFINED) },
-        )
-    }
 }
 
 /// The async bodies of the exported methods above (each export wraps one in [`promise`]).
@@ -762,13 +754,6 @@ impl OfflineStore {
     pub async fn delete_database(&self) -> Result<(), JsValue> {
         idb::close_database(&self.inner.db);
         idb::delete_database(&self.inner.layout.name).await.map_err(|e| idb_err("deleteDatabase", e))?;
-        Ok(())
-    }
-
-    /// Deletes the database of `{ orgUrl, userId, profileId }` without opening it.
-    pub async fn delete_database_of(org_url: String, user_id: String, profile_id: String) -> Result<(), JsValue> {
-        let name = layout::database_name(&org_url, &user_id, &profile_id);
-        idb::delete_database(&name).await.map_err(|e| idb_err("deleteDatabase", e))?;
         Ok(())
     }
 }
