@@ -114,48 +114,69 @@ export class Hooks {
   /**
    * An offline write with its hooks: the pre hooks of (table, message) in registration order, then the write with
    * one queue entry per post hook in the same transaction. `depth` is how deep in a chain of hook-made writes it is.
+   * Not an `async` function: without pre hooks the store's own promise is returned as it is (no extra promise and
+   * turn of the microtask queue per write); a synchronous throw is still a rejection.
    */
-  async write(message, table, id, data, depth) {
-    if (depth > 0) hookRule(1, depth, `${message} of ${table}`);
-    const pre = this.index.get(`${table}|${message}|pre`);
-    let target = message === "Delete" ? undefined : data;
-    if (pre) {
-      // A copy, so the caller's object is never changed (anything but a plain object is left for validation).
-      if (target && typeof target === "object" && !Array.isArray(target)) target = { ...target };
-      for (const h of pre) {
-        const ctx = {
-          hookName: h.name,
-          table,
-          message,
-          id: id === undefined ? undefined : String(id),
-          target,
-          depth,
-          WebApi: this.client.offlineApiAt(depth + 1),
-          /** The row as stored now (Update and Delete). */
-          getPreImage: () => this.store.retrieveRecord(table, String(id), undefined),
-        };
-        let out;
-        try {
-          out = await h.handler(ctx);
-        } catch (e) {
-          throw rejection(h.name, e);
-        }
-        if (out === false) throw rejection(h.name, undefined);
-        target = out && typeof out === "object" && message !== "Delete" ? out : ctx.target;
-      }
+  write(message, table, id, data, depth) {
+    try {
+      if (depth > 0) hookRule(1, depth, `${message} of ${table}`);
+      if (this.registry.size === 0) return this.writeNow(message, table, id, message === "Delete" ? undefined : data, undefined, depth);
+      const pre = this.index.get(`${table}|${message}|pre`);
+      if (pre) return this.writeAfterPre(pre, message, table, id, data, depth);
+      return this.writeNow(message, table, id, message === "Delete" ? undefined : data, this.postHooksOf(table, message), depth);
+    } catch (e) {
+      return Promise.reject(e);
     }
+  }
+
+  /** The pre hooks in order, each seeing what the previous one left, then the write. */
+  async writeAfterPre(pre, message, table, id, data, depth) {
+    let target = message === "Delete" ? undefined : data;
+    // A copy, so the caller's object is never changed (anything but a plain object is left for validation).
+    if (target && typeof target === "object" && !Array.isArray(target)) target = { ...target };
+    for (const h of pre) {
+      const ctx = {
+        hookName: h.name,
+        table,
+        message,
+        id: id === undefined ? undefined : String(id),
+        target,
+        depth,
+        WebApi: this.client.offlineApiAt(depth + 1),
+        /** The row as stored now (Update and Delete). */
+        getPreImage: () => this.store.retrieveRecord(table, String(id), undefined),
+      };
+      let out;
+      try {
+        out = await h.handler(ctx);
+      } catch (e) {
+        throw rejection(h.name, e);
+      }
+      if (out === false) throw rejection(h.name, undefined);
+      target = out && typeof out === "object" && message !== "Delete" ? out : ctx.target;
+    }
+    return this.writeNow(message, table, id, target, this.postHooksOf(table, message), depth);
+  }
+
+  /** The names of the post hooks of (table, message), as registered when the write is made; undefined if none. */
+  postHooksOf(table, message) {
     const post = this.index.get(`${table}|${message}|post`);
-    const names = post ? post.map((h) => h.name) : undefined;
+    return post ? post.map((h) => h.name) : undefined;
+  }
+
+  /** The write itself, with an entry per post hook in `names`; once committed, the runner is told. */
+  writeNow(message, table, id, target, names, depth) {
     const d = depth > 0 ? depth : undefined;
-    let result;
-    if (message === "Create") result = await this.store.createRecord(table, target, names, d);
-    else if (message === "Update") result = await this.store.updateRecord(table, String(id), target, names, d);
-    else result = await this.store.deleteRecord(table, String(id), names, d);
-    if (names) {
+    let written;
+    if (message === "Create") written = this.store.createRecord(table, target, names, d);
+    else if (message === "Update") written = this.store.updateRecord(table, String(id), target, names, d);
+    else written = this.store.deleteRecord(table, String(id), names, d);
+    if (!names) return written;
+    return written.then((result) => {
       this.channel?.postMessage({ type: "queued" });
       this.kick();
-    }
-    return result;
+      return result;
+    });
   }
 
   /** Whether this tab runs the queues: the sync leader, or any tab when sync is driven by the app (autoSync off). */

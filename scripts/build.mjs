@@ -102,8 +102,8 @@ const INTERNAL_PROPS = new RegExp(
     "isRunner", "knownSets", "lastCheckOk", "leaderName", "lockName", "offlineApiAt", "onBrowserNetwork",
     "onNetworkError", "onlineTimer", "parameterValue", "postNames", "recordFailure", "releaseLeader", "retryDelay",
     "runOnline", "runPost", "setCache", "uploadTimer", "reindex", "offlineApi", "onlineApi", "kick", "emit",
-    "channel", "listeners", "exchange", "network", "closed", "registry", "timer", "base", "again", "events", "elect",
-    "exclusive", "backoff", "schedule", "timeoutMs", "available", "drain",
+    "channel", "listeners", "exchange", "writeAfterPre", "writeNow", "postHooksOf", "network", "closed", "registry",
+    "timer", "base", "again", "events", "elect", "exclusive", "backoff", "schedule", "timeoutMs", "available", "drain",
   ].join("|")})$`,
 );
 const { build } = await import("esbuild");
