@@ -36,12 +36,11 @@ export async function fromResponse(res) {
   }
   const err = body && body.error ? body.error : null;
   const hex = err && typeof err.code === "string" && /^0x[0-9a-f]+$/i.test(err.code) ? err.code : null;
-  const e = new Error(err?.message || `${res.status} ${res.statusText || "HTTP error"}`.trim());
-  e.name = "XrmOfflineError";
-  e.errorCode = hex ? parseInt(hex, 16) : CODES.ServerError;
-  e.errorName = hex ? "Dataverse" : "ServerError";
-  e.status = res.status;
-  e.raw = body ?? text;
+  const e = xrmError(hex ? "Dataverse" : "ServerError", err?.message || `${res.status} ${res.statusText || "HTTP error"}`.trim(), {
+    status: res.status,
+    raw: body ?? text,
+  });
+  if (hex) e.errorCode = parseInt(hex, 16);
   const retryAfter = res.headers.get("retry-after");
   if (retryAfter !== null) e.retryAfter = Number(retryAfter);
   return e;

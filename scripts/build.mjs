@@ -75,24 +75,37 @@ for (const f of readdirSync(join(root, "js"))) copyFileSync(join(root, "js", f),
  * - `debugString`, the `Debug` text of a JsValue (0.6 KB of type inspection): only Rust's `{:?}` of a JsValue reaches
  *   it, in no message the package shows; `String(value)` says enough there.
  * - `initSync`'s support for its deprecated bare-module argument: js/index.js `load` passes `{ module }`.
- * - the `TextEncoder.encodeInto` polyfill: every browser with WebAssembly reference types has encodeInto.
+ * - the `TextEncoder.encodeInto` polyfill and the no-`FinalizationRegistry` fallbacks: every browser with
+ *   WebAssembly reference types (which the module needs) has both.
+ * - the import object's `function` expressions are arrows (none reads `this`; the `handleError` wrappers pass their
+ *   rest parameter on instead of `arguments`).
+ * A pattern with `all` replaces every match (at least one); the others must match exactly once.
  */
 function trimGlue(glue) {
   const patches = [
     [/^function debugString\(val\) \{\n[\s\S]*?\n\}\n/m, "function debugString(val) {\n    try { return String(val); } catch { return typeof val; }\n}\n"],
     [/ {4}if \(module !== undefined\) \{\n {8}if \(Object\.getPrototypeOf\(module\) === Object\.prototype\) \{\n {12}\(\{module\} = module\)\n {8}\} else \{\n {12}console\.warn\('using deprecated parameters for `initSync\(\)`[^\n]*\n {8}\}\n {4}\}\n/, "    ({ module } = module);\n"],
     [/^if \(!\('encodeInto' in cachedTextEncoder\)\) \{\n[\s\S]*?\n\}\n/m, ""],
+    [/\(typeof FinalizationRegistry === 'undefined'\)\n\s+\? \{ register: \(\) => \{\}, unregister: \(\) => \{\} \}\n\s+: /g, "", "all"],
+    [/^( {8}\w+): function\(\) \{ return handleError\(function \(([^)]*)\) \{$/gm, "$1: (...a) => handleError(($2) => {", "all"],
+    [/^ {8}\}, arguments\); \},$/gm, "        }, a),", "all"],
+    [/^( {8}\w+): function\(([^)]*)\) \{$/gm, "$1: ($2) => {", "all"],
   ];
-  for (const [re, by] of patches) {
-    const n = glue.match(new RegExp(re.source, re.flags + "g"))?.length ?? 0;
-    if (n !== 1) throw new Error(`build: the generated glue changed (${re.source.slice(0, 40)}... matched ${n} times)`);
+  for (const [re, by, all] of patches) {
+    const n = glue.match(new RegExp(re.source, re.flags.includes("g") ? re.flags : re.flags + "g"))?.length ?? 0;
+    if (all ? n === 0 : n !== 1) throw new Error(`build: the generated glue changed (${re.source.slice(0, 40)}... matched ${n} times)`);
     glue = glue.replace(re, by);
   }
+  // The import object's functions became arrows: none of them may read `this` or `arguments` any more.
+  const imports = glue.slice(glue.indexOf("function __wbg_get_imports()"), glue.indexOf("\n}\n", glue.indexOf("function __wbg_get_imports()")));
+  if (/\bthis\b|[^\w.]arguments\)|: function\(/.test(imports.replace(/^\s*\/\/.*$/gm, ""))) throw new Error("build: an import of the generated glue still needs `function`");
   return glue;
 }
 
 // Property names only the bundle itself uses, shortened like locals (0.2 KB gzip): wasm-bindgen's own bookkeeping
-// and the fields and methods of the internal JS classes (Network, Sync, Hooks, OnlineWebApi). esbuild renames every
+// the fields and methods of the internal JS classes (Network, Sync, Hooks, OnlineWebApi), and the methods of the
+// bindings' OfflineStore and SyncEngine that only js/ calls (pkg/xrm_offline.d.ts, which describes the bindings and
+// not the public API in js/index.d.ts, still lists them under their Rust js_name). esbuild renames every
 // `.name` and `name:` of these in the bundle, so a name belongs here only if no caller outside the bundle (the
 // public API in js/index.d.ts, the tests, the bench, the demo) and no Rust code (Reflect.get by name) reads it.
 const INTERNAL_PROPS = new RegExp(
@@ -104,6 +117,8 @@ const INTERNAL_PROPS = new RegExp(
     "runOnline", "runPost", "setCache", "uploadTimer", "reindex", "offlineApi", "onlineApi", "kick", "emit",
     "channel", "listeners", "exchange", "writeAfterPre", "writeNow", "postHooksOf", "network", "closed", "registry",
     "timer", "base", "again", "events", "elect", "exclusive", "backoff", "schedule", "timeoutMs", "available", "drain",
+    "hookQueue", "putHookEntry", "deleteHookEntry", "hookEntry", "minOutboxSeq", "putMeta", "getMeta", "setUser",
+    "nextDueInMs", "backoffMs", "entitySetName", "executeOnline",
   ].join("|")})$`,
 );
 const { build } = await import("esbuild");
