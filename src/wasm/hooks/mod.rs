@@ -10,11 +10,12 @@ use super::error::{bad_argument, to_js as err_js};
 use crate::hooks::{self, Failure, HookEntry};
 
 fn entries(v: JsValue) -> Result<Vec<HookEntry>, JsValue> {
-    crate::wasm::convert::from_value(v).map_err(|e| bad_argument("hook queue entries", e))
+    crate::wasm::convert::read(v, |v| crate::read::list(v, HookEntry::read))
+        .map_err(|e| bad_argument("hook queue entries", e))
 }
 
 fn entry(v: JsValue) -> Result<HookEntry, JsValue> {
-    crate::wasm::convert::from_value(v).map_err(|e| bad_argument("hook queue entry", e))
+    crate::wasm::convert::read(v, HookEntry::read).map_err(|e| bad_argument("hook queue entry", e))
 }
 
 fn names(v: Vec<String>) -> BTreeSet<String> {
@@ -64,7 +65,7 @@ pub fn after_failure(
     base_ms: Option<f64>,
     now_ms: f64,
 ) -> Result<JsValue, JsValue> {
-    let failure: Failure = crate::wasm::convert::from_value(failure).map_err(|e| bad_argument("failure", e))?;
+    let failure = crate::wasm::convert::read(failure, Failure::read).map_err(|e| bad_argument("failure", e))?;
     let base = base_ms.map_or(hooks::BASE_DELAY_MS, |b| b.max(0.0) as u64);
     let retry_after = retry_after_ms.map(|m| m.max(0.0) as u64);
     let r = hooks::after_failure(&entry(queued)?, failure, retry_after, base, now_ms);

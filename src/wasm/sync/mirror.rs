@@ -14,8 +14,8 @@
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use crate::read::{self, Read};
 use js_sys::Array;
-use serde::Deserialize;
 use serde_json::Value;
 use wasm_bindgen::JsValue;
 
@@ -91,10 +91,31 @@ pub enum Local {
     Full(MemoryRows),
 }
 
-#[derive(Deserialize)]
 struct Looked {
     rows: Vec<Value>,
     refs: Vec<Vec<Value>>,
+}
+
+impl Looked {
+    /// `{rows: [...], refs: [[...], ...]}` (js/idb.js `lookup`), taken apart without copying the rows.
+    fn read(text: &str) -> Read<Looked> {
+        let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let Value::Object(mut m) = v else { return Err(read::invalid(&v, "struct Looked")) };
+        let mut take = |name: &str| match m.remove(name) {
+            Some(Value::Array(a)) => Ok(a),
+            Some(other) => Err(read::invalid(&other, "a sequence")),
+            None => Err(format!("missing field `{name}`")),
+        };
+        let rows = take("rows")?;
+        let refs = take("refs")?
+            .into_iter()
+            .map(|r| match r {
+                Value::Array(a) => Ok(a),
+                other => Err(read::invalid(&other, "a sequence")),
+            })
+            .collect::<Read<_>>()?;
+        Ok(Looked { rows, refs })
+    }
 }
 
 impl Local {
@@ -163,8 +184,8 @@ impl Local {
             })
             .collect();
         let text = idb::lookup(&inner.db, gets, refs).await.map_err(|e| idb_err("sync: reading rows", e))?;
-        let looked: Looked = serde_json::from_str(&text.as_string().unwrap_or_default())
-            .map_err(|e| idb_err("sync: reading rows", JsValue::from_str(&e.to_string())))?;
+        let looked = Looked::read(&text.as_string().unwrap_or_default())
+            .map_err(|e| idb_err("sync: reading rows", JsValue::from_str(&e)))?;
         for ((t, id), row) in misses.gets.into_iter().zip(looked.rows) {
             let row = match row {
                 Value::Object(r) => {
