@@ -335,8 +335,10 @@ pub struct NextPost {
     pub wake_in_ms: Option<u64>,
 }
 
-fn record_key(e: &HookEntry) -> (String, String) {
-    (e.table.clone().unwrap_or_default(), e.id.clone().unwrap_or_default())
+/// The row of an entry as one text (table, NUL, id: a set of `String` is compiled anyway, a set of pairs would add
+/// its own code).
+fn record_key(e: &HookEntry) -> String {
+    format!("{}\0{}", e.table.as_deref().unwrap_or_default(), e.id.as_deref().unwrap_or_default())
 }
 
 /// The next post entry to run: pending entries in queue order; one runs when its handler is registered and it is
@@ -346,7 +348,7 @@ pub fn next_post(entries: &[HookEntry], registered: &BTreeSet<String>, now_ms: f
     let mut sorted: Vec<&HookEntry> =
         entries.iter().filter(|e| e.kind == EntryKind::Post && e.state == EntryState::Pending).collect();
     crate::sort::sort_by_key(&mut sorted, |e| e.seq.unwrap_or(u64::MAX));
-    let mut blocked: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut blocked: BTreeSet<String> = BTreeSet::new();
     let mut wake: Option<f64> = None;
     for e in sorted {
         let key = record_key(e);

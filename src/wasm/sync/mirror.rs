@@ -12,7 +12,7 @@
 //! the columns its filters compare (the same set the store indexes, `profile_index_columns`).
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use crate::read::{self, Read};
 use js_sys::Array;
@@ -64,8 +64,10 @@ impl Projection {
 /// The questions a lean pass could not answer yet.
 #[derive(Default)]
 struct Misses {
-    gets: BTreeSet<(String, String)>,
-    refs: BTreeSet<(String, String, String)>,
+    /// Rows asked for (sorted and deduplicated when read: a `Vec` costs less wasm than two more set types).
+    gets: Vec<(String, String)>,
+    /// Referencing rows asked for (the same).
+    refs: Vec<(String, String, String)>,
     /// A whole table was asked for (`rows`): only the full form answers that.
     full: bool,
 }
@@ -156,7 +158,9 @@ impl Local {
     /// Reads the misses from IndexedDB (the lean form), or switches to the full form when a whole table was asked.
     pub async fn resolve(&mut self, inner: &Inner, plan: &SyncPlan, projection: &Projection) -> Result<(), JsValue> {
         let Local::Lean(l) = self else { return Ok(()) };
-        let misses = std::mem::take(&mut *l.misses.borrow_mut());
+        let mut misses = std::mem::take(&mut *l.misses.borrow_mut());
+        crate::sort::sort_dedup(&mut misses.gets);
+        crate::sort::sort_dedup(&mut misses.refs);
         if misses.full {
             let pending = std::mem::take(&mut l.pending);
             let mut m = load(inner, plan, projection).await?;
@@ -277,7 +281,7 @@ impl LocalRows for Local {
                 match l.rows.get(&k) {
                     Some(r) => r.as_ref(),
                     None => {
-                        l.misses.borrow_mut().gets.insert(k);
+                        l.misses.borrow_mut().gets.push(k);
                         None
                     }
                 }
@@ -307,7 +311,7 @@ impl LocalRows for Local {
                 match l.refs.get(&k) {
                     Some(ids) => ids.clone(),
                     None => {
-                        l.misses.borrow_mut().refs.insert(k);
+                        l.misses.borrow_mut().refs.push(k);
                         Vec::new()
                     }
                 }
