@@ -576,8 +576,11 @@ pub(crate) async fn ordered(
         // The cache must hold every column the filter and the order read.
         let missing = c.tables.borrow().get(&q.table).is_none_or(|t| wanted.iter().any(|k| !t.keys.contains(k)));
         if missing {
-            let mut keys: BTreeSet<String> =
-                c.tables.borrow().get(&q.table).map(|t| t.keys.iter().cloned().collect()).unwrap_or_default();
+            // `extend`, not `collect()`: collecting into a set sorts first, a sort compiled for this one call.
+            let mut keys = BTreeSet::new();
+            if let Some(t) = c.tables.borrow().get(&q.table) {
+                keys.extend(t.keys.iter().cloned());
+            }
             keys.extend(wanted.iter().cloned());
             if let Some(s) = inner.layout.stores.iter().find(|s| s.name == table_store(&q.table)) {
                 for i in &s.indexes {
