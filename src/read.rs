@@ -153,6 +153,15 @@ pub fn list<T>(v: &Value, read: impl Fn(&Value) -> Read<T>) -> Read<Vec<T>> {
     v.as_array().ok_or_else(|| invalid(v, "a sequence"))?.iter().map(read).collect()
 }
 
+/// JSON text holding an array. Parsed as a [`Value`]: parsing a typed `Vec<Value>` from text compiles serde_json's
+/// typed reader (and its error path, which formats floats) for that one type.
+pub fn json_array(text: &str) -> Read<Vec<Value>> {
+    match serde_json::from_str(text).map_err(|e: serde_json::Error| e.to_string())? {
+        Value::Array(a) => Ok(a),
+        other => Err(invalid(&other, "a sequence")),
+    }
+}
+
 /// A unit variant of an enum, by name (`"post"`, or `{"post": null}`): the index of the name in `names`.
 pub fn variant(v: &Value, names: &[&str]) -> Read<usize> {
     let (name, unit) = match v {
@@ -386,6 +395,18 @@ mod tests {
             }
         }
         assert!(accepted > 3, "only {accepted} inputs accepted");
+    }
+
+    #[test]
+    fn json_arrays_read_like_a_typed_parse() {
+        for text in ["[]", "[1, {\"a\": null}, \"x\"]", "{}", "3", "[1,", ""] {
+            let typed = serde_json::from_str::<Vec<Value>>(text);
+            let ours = super::json_array(text);
+            assert_eq!(ours.is_ok(), typed.is_ok(), "{text}");
+            if let (Ok(a), Ok(b)) = (ours, typed) {
+                assert_eq!(a, b);
+            }
+        }
     }
 
     #[test]

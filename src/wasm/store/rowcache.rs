@@ -682,7 +682,7 @@ pub(crate) async fn ordered(
             continue 'attempt;
         }
         let text = String::from_utf8(js_sys::Uint8Array::new(&parts.get(0)).to_vec()).unwrap_or_default();
-        let rows: Vec<Value> = serde_json::from_str(&text)
+        let rows = crate::read::json_array(&text)
             .map_err(|e| js_err(Error::new(ErrorCode::StorageError, format!("a stored row is not JSON: {e}"))))?;
         let mut matched = Vec::with_capacity(rows.len());
         for r in rows {

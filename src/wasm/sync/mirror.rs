@@ -338,8 +338,8 @@ pub async fn load(inner: &Inner, plan: &SyncPlan, projection: &Projection) -> Re
         let text = idb::project_all(&inner.db, &table_store(&tp.table), keys)
             .await
             .map_err(|e| idb_err("sync: reading the store", e))?;
-        let rows: Vec<Value> = serde_json::from_str(&text.as_string().unwrap_or_default())
-            .map_err(|e| idb_err("sync: reading the store", JsValue::from_str(&e.to_string())))?;
+        let rows = read::json_array(&text.as_string().unwrap_or_default())
+            .map_err(|e| idb_err("sync: reading the store", JsValue::from_str(&e)))?;
         for row in rows {
             let Value::Object(row) = row else { continue };
             let Some(id) = row.get(&tp.primary_id).and_then(Value::as_str).map(str::to_string) else { continue };
