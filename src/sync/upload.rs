@@ -171,11 +171,13 @@ pub fn coalesce(entries: &[OutboxEntry]) -> Coalesced {
     let mut sorted: Vec<&OutboxEntry> = entries.iter().collect();
     crate::sort::sort_by_key(&mut sorted, |e| e.seq);
     let mut out: Vec<Option<PendingChange>> = Vec::new();
-    let mut open: HashMap<(String, String), usize> = HashMap::new();
+    // Keyed by table, NUL, id: a map of `String` keys is compiled anyway, one of pairs would add its own code.
+    let mut open: HashMap<String, usize> = HashMap::new();
     let mut created_at: HashMap<String, usize> = HashMap::new();
     let mut dropped = Vec::new();
     for e in sorted {
-        let key = (e.table.to_ascii_lowercase(), e.id.to_ascii_lowercase());
+        let (table, id) = (e.table.to_ascii_lowercase(), e.id.to_ascii_lowercase());
+        let key = format!("{table}\0{id}");
         let slot = open.get(&key).copied();
         let merged = match slot {
             Some(i) => {
@@ -214,15 +216,15 @@ pub fn coalesce(entries: &[OutboxEntry]) -> Coalesced {
         if merged.is_none() {
             let i = out.len();
             out.push(Some(PendingChange {
-                table: key.0.clone(),
-                id: key.1.clone(),
+                table,
+                id: id.clone(),
                 action: e.action,
                 changes: e.changes.clone(),
                 etag: e.etag.clone(),
                 seqs: vec![e.seq],
             }));
             if e.action == Action::Create {
-                created_at.insert(key.1.clone(), i);
+                created_at.insert(id, i);
             }
             open.insert(key, i);
         }
