@@ -41,8 +41,8 @@ const wasmOpt = join(root, "node_modules", ".bin", "wasm-opt");
 const wasmFile = join(pkg, "xrm_offline_bg.wasm");
 // --low-memory-unused: no pointer points below 1 KB (the stack's far end): constant offsets fold into loads.
 // --zero-filled-memory: the module's own memory starts zeroed (it is not imported): zero data is dropped.
-// --flatten --rereloop before -Oz: binaryen rebuilds the control flow, and -Oz finds more to merge (-1.4 KB gzip).
-// Measured in docs/PERFORMANCE.md (size); -Oz --converge alone was 2.2 + 1.4 KB gzip larger.
+// --flatten --rereloop before -Oz: binaryen rebuilds the control flow, and -Oz finds more to merge (-1.2 KB gzip).
+// Measured in docs/PERFORMANCE.md (size); -Oz --converge alone was 2.0 + 1.2 KB gzip larger.
 run(wasmOpt, [
   "--low-memory-unused",
   "--zero-filled-memory",
