@@ -538,13 +538,6 @@ impl SyncEngine {
         promise(async move { s.upload().await })
     }
 
-    /// Whether the first sync has completed (the client answers from the device from then on).
-    #[wasm_bindgen(js_name = firstSyncComplete, unchecked_return_type = "Promise<boolean>")]
-    pub fn first_sync_complete_js(&self) -> js_sys::Promise {
-        let s = self.clone();
-        promise(async move { s.first_sync_complete().await.map(JsValue::from) })
-    }
-
     /// Per table: rows stored, last successful sync (ms), first sync done; plus the outbox length and active sync
     /// errors.
     #[wasm_bindgen(js_name = status, unchecked_return_type = "Promise<any>")]
@@ -620,11 +613,6 @@ impl SyncEngine {
             }
         }
         convert::to_js(&report)
-    }
-
-    /// Whether the first sync has completed (the client answers from the device from then on).
-    pub async fn first_sync_complete(&self) -> Result<bool, JsValue> {
-        Ok(self.inner.meta_get("firstSyncComplete").await? == Some(Value::Bool(true)))
     }
 
     /// Per table: rows stored, last successful sync (ms), first sync done; plus the outbox length and active sync
