@@ -506,6 +506,7 @@ impl SyncEngine {
                 transport: Transport {
                     send: transport,
                     traffic: Cell::new(Default::default()),
+                    last_bytes: Cell::new(0),
                     on_retry: on_progress.clone(),
                 },
                 policy,
