@@ -3,8 +3,7 @@
 // bench/run.mjs opens bench/page.html on a fresh origin, then calls `window.bench.run(variant, steps)`: the steps
 // (open, load, query, create, ...) run in order against that variant's store, and their results come back as
 // JSON. A new figure is a new step here plus an entry in bench/figures.mjs.
-import { XrmOffline } from "../pkg/index.js";
-import initWasm from "../pkg/xrm_offline.js";
+import { XrmOffline, initialize } from "../pkg/index.js";
 import Dexie from "../node_modules/dexie/dist/dexie.mjs";
 import { QUERY, createInput, odataOptions, workOrders } from "./data.js";
 
@@ -144,10 +143,10 @@ const VARIANTS = {
       const report = await this.client.sync.now();
       const ms = now() - t0;
       if (!report.firstSyncComplete) throw new Error(`first sync did not complete: ${JSON.stringify(report)}`);
-      // The package's wasm memory (already initialised: this returns its exports). It never shrinks, so its size
-      // after the sync is its peak during the sync.
+      // The package's wasm memory (already initialised: `initialize` resolves with the module's exports). It never
+      // shrinks, so its size after the sync is its peak during the sync.
       // Found by type: the build shortens export names (scripts/shorten-names.mjs), `memory` included.
-      const memory = Object.values(await initWasm()).find((e) => e instanceof WebAssembly.Memory);
+      const memory = Object.values(await initialize()).find((e) => e instanceof WebAssembly.Memory);
       const wasmBytes = memory.buffer.byteLength;
       return { rows: report.downloaded, ms, requests: report.requests, bytes: report.bytes, wasmBytes };
     },

@@ -180,14 +180,6 @@ export async function getAll(db, store, index, range, count) {
   return request(source.getAll(toRange(range), count));
 }
 
-/** Rows of `store` whose `index` key is any of `keys` (one transaction, one getAll per key). */
-export async function getAllIn(db, store, index, keys) {
-  const s = db.transaction(store, "readonly").objectStore(store);
-  const source = index ? s.index(index) : s;
-  const parts = await Promise.all(keys.map((k) => request(index ? source.getAll(k) : source.get(k))));
-  return parts.flat().filter((r) => r !== undefined);
-}
-
 /**
  * Rows of `store` through `index` within `range`, as JSON (UTF-8 bytes: one buffer crosses into wasm, where it is
  * parsed at native speed, instead of an object graph read key by key). Ascending index order; at most `count` rows; rows

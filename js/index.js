@@ -1,21 +1,33 @@
 // xrm-offline: the package entry point. Owns loading the WebAssembly module.
-import init, { Engine, lintProfile as lintProfileWasm } from "./xrm_offline.js";
+import { initSync, Engine, lintProfile as lintProfileWasm } from "./xrm_offline.js";
 import { open as openClient, XrmOfflineClient } from "./client.js";
 
 let loading = null;
 
 /**
  * Loads the WebAssembly module once. Called by everything below; call it yourself to control where the module
- * comes from (a URL, a Response, bytes or a compiled WebAssembly.Module).
+ * comes from (a URL, a Response, bytes or a compiled WebAssembly.Module). Resolves with the module's exports.
  */
 export function initialize(moduleOrPath) {
-  if (!loading) {
-    loading = init(moduleOrPath === undefined ? undefined : { module_or_path: moduleOrPath }).catch((e) => {
-      loading = null;
-      throw e;
-    });
+  return (loading ??= load(moduleOrPath).catch((e) => {
+    loading = null;
+    throw e;
+  }));
+}
+
+/**
+ * Compiles the module (streaming when the server sends `application/wasm`) and instantiates it through the
+ * bindings' `initSync`: wasm-bindgen's own async loader would add 0.3 KB gzip of its own fetch and fallback code.
+ */
+async function load(src = new URL("xrm_offline_bg.wasm", import.meta.url)) {
+  if (typeof src == "string" || src instanceof URL || (typeof Request == "function" && src instanceof Request)) src = fetch(src);
+  src = await src;
+  if (typeof Response == "function" && src instanceof Response) {
+    if (!src.ok) throw new Error(`xrm-offline: could not load the wasm module (${src.status} ${src.url})`);
+    // compileStreaming refuses another Content-Type: then the bytes are compiled as they are.
+    src = await WebAssembly.compileStreaming(src.clone()).catch(() => src.arrayBuffer());
   }
-  return loading;
+  return initSync({ module: src instanceof WebAssembly.Module ? src : await WebAssembly.compile(src) });
 }
 
 /** The entry point of SPEC section 4: `await XrmOffline.open({ serverUrl, profile, getAccessToken, ... })`. */

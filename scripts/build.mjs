@@ -55,28 +55,52 @@ run(wasmOpt, [
   wasmFile,
 ]);
 
-// The hand-written JS (entry point, client, online Web API, IndexedDB primitives) sits beside the generated glue.
+// The hand-written JS (entry point, client, online Web API, IndexedDB primitives) beside the generated glue, then
+// bundled into one module, pkg/index.js: one file to load, and the names the modules import from each other (the
+// bindings' exports, idb.js's functions) minified like any local name instead of spelled out in import and export
+// lists (0.9 KB gzip; docs/PERFORMANCE.md "Size"). The wasm module imports js/idb.js as a wasm-bindgen snippet;
+// the glue's snippet path is pointed at the same file so the bundle holds one copy.
 for (const f of readdirSync(join(root, "js"))) copyFileSync(join(root, "js", f), join(pkg, f));
-// One copy of js/idb.js: the wasm module imports it as a wasm-bindgen snippet, so the JS modules import that copy
-// too instead of shipping it twice.
-const snippetDir = readdirSync(join(pkg, "snippets"))[0];
-const snippetIdb = `./snippets/${snippetDir}/js/idb.js`;
-for (const f of readdirSync(pkg).filter((f) => f.endsWith(".js"))) {
-  const path = join(pkg, f);
-  writeFileSync(path, readFileSync(path, "utf8").replaceAll('from "./idb.js"', `from "${snippetIdb}"`));
+{
+  const gluePath = join(pkg, "xrm_offline.js");
+  // Only the `from` specifiers: the import object's keys stay the module name the wasm imports.
+  const glue = readFileSync(gluePath, "utf8").replace(/from ["']\.\/snippets\/[^/]+\/js\/idb\.js["']/g, 'from "./idb.js"');
+  if (/from ["']\.\/snippets\//.test(glue)) throw new Error("build: a snippet import other than js/idb.js");
+  writeFileSync(gluePath, glue);
 }
-rmSync(join(pkg, "idb.js"));
-
-// Minify every JS module in place (names of exports are kept; import.meta.url stays for locating the wasm).
-const { transform } = await import("esbuild");
-const jsPaths = [
-  ...readdirSync(pkg).filter((f) => f.endsWith(".js")).map((f) => join(pkg, f)),
-  join(pkg, "snippets", snippetDir, "js", "idb.js"),
-];
-for (const path of jsPaths) {
-  const { code } = await transform(readFileSync(path, "utf8"), { minify: true, format: "esm", target: "es2022", legalComments: "none" });
-  writeFileSync(path, code);
-}
+// Property names only the bundle itself uses, shortened like locals (0.2 KB gzip): wasm-bindgen's own bookkeeping
+// and the fields and methods of the internal JS classes (Network, Sync, Hooks, OnlineWebApi). esbuild renames every
+// `.name` and `name:` of these in the bundle, so a name belongs here only if no caller outside the bundle (the
+// public API in js/index.d.ts, the tests, the bench, the demo) and no Rust code (Reflect.get by name) reads it.
+const INTERNAL_PROPS = new RegExp(
+  `^(${[
+    "__wbg_ptr", "__destroy_into_raw", "__wrap", "_wbg_cb_unref",
+    "ambientDepth", "cutOff", "describeCrud", "drainOnce", "draining", "entitySet", "fetchImpl", "isCutOff",
+    "isRunner", "knownSets", "lastCheckOk", "leaderName", "lockName", "offlineApiAt", "onBrowserNetwork",
+    "onNetworkError", "onlineTimer", "parameterValue", "postNames", "recordFailure", "releaseLeader", "retryDelay",
+    "runOnline", "runPost", "setCache", "uploadTimer", "reindex", "offlineApi", "onlineApi", "kick", "emit",
+    "channel", "listeners", "exchange",
+  ].join("|")})$`,
+);
+const { build } = await import("esbuild");
+const entry = join(pkg, "index.js");
+await build({
+  entryPoints: [entry],
+  outfile: entry,
+  allowOverwrite: true,
+  bundle: true,
+  format: "esm",
+  target: "es2022",
+  minify: true,
+  legalComments: "none",
+  // wasm-bindgen's import object names the snippet module once per import group: the same key, harmless.
+  logOverride: { "duplicate-object-key": "silent" },
+  mangleProps: INTERNAL_PROPS,
+});
+// Only the bundle, the wasm and the type declarations stay (index.d.ts imports the bindings' declarations).
+rmSync(join(pkg, "snippets"), { recursive: true });
+for (const f of readdirSync(pkg).filter((f) => f.endsWith(".js") && f !== "index.js")) rmSync(join(pkg, f));
+const jsPaths = [entry];
 
 // The Field Service schema and default profile, as files rather than wasm data (the schema is 470 KB).
 copyFileSync(join(root, "schema", "fieldservice.json"), join(pkg, "fieldservice-schema.json"));

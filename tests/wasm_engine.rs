@@ -22,7 +22,8 @@ fn field_service() -> Engine {
 
 #[wasm_bindgen_test]
 fn field_service_schema_is_shipped() {
-    let tables = field_service().tables();
+    let tables: Vec<String> =
+        js_sys::Array::from(&field_service().tables()).iter().filter_map(|t| t.as_string()).collect();
     for t in ["account", "msdyn_workorder", "bookableresourcebooking", "msdyn_rma"] {
         assert!(tables.iter().any(|x| x == t), "missing table {t}: {tables:?}");
     }

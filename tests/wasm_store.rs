@@ -55,7 +55,12 @@ async fn a_write_and_its_outbox_entry_commit_together_or_not_at_all() {
     let s = open(ORG, USER_A, &unique("atomic"), &["account", "contact"], "{}").await;
     let id = "a0000000-0000-0000-0000-00000000000a";
     let r = s
-        .create_record("account".into(), js(&format!(r#"{{"accountid": "{id}", "name": "Contoso"}}"#)), None, None)
+        .create_record(
+            "account".into(),
+            js(&format!(r#"{{"accountid": "{id}", "name": "Contoso"}}"#)),
+            JsValue::NULL,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(get(&r, "id").as_string().as_deref(), Some(id));
@@ -63,7 +68,12 @@ async fn a_write_and_its_outbox_entry_commit_together_or_not_at_all() {
 
     // A duplicate id aborts the whole transaction: no second row, no second outbox entry.
     let dup = s
-        .create_record("account".into(), js(&format!(r#"{{"accountid": "{id}", "name": "Other"}}"#)), None, None)
+        .create_record(
+            "account".into(),
+            js(&format!(r#"{{"accountid": "{id}", "name": "Other"}}"#)),
+            JsValue::NULL,
+            None,
+        )
         .await
         .unwrap_err();
     assert_eq!(code(&dup), 0x8004_0237u32 as f64, "DuplicateRecord");
@@ -106,7 +116,7 @@ async fn a_write_and_its_outbox_entry_commit_together_or_not_at_all() {
 async fn an_upgrade_adds_stores_and_indexes_and_keeps_rows() {
     let profile = unique("upgrade");
     let s = open(ORG, USER_A, &profile, &["account"], "{}").await;
-    s.create_record("account".into(), js(r#"{"name": "Kept"}"#), None, None).await.unwrap();
+    s.create_record("account".into(), js(r#"{"name": "Kept"}"#), JsValue::NULL, None).await.unwrap();
     let before = s.describe();
     assert!(get(&before, "t:contact").is_undefined());
     s.close();
@@ -131,8 +141,8 @@ async fn two_users_and_two_orgs_never_share_rows() {
     let b = open(ORG, USER_B, &profile, &["account"], "{}").await;
     let other_org = open("https://other.example.test", USER_A, &profile, &["account"], "{}").await;
     assert_ne!(a.name(), b.name());
-    a.create_record("account".into(), js(r#"{"name": "Only A"}"#), None, None).await.unwrap();
-    b.create_record("account".into(), js(r#"{"name": "Only B"}"#), None, None).await.unwrap();
+    a.create_record("account".into(), js(r#"{"name": "Only A"}"#), JsValue::NULL, None).await.unwrap();
+    b.create_record("account".into(), js(r#"{"name": "Only B"}"#), JsValue::NULL, None).await.unwrap();
     assert_eq!(names(&a, "account").await, vec!["Only A"]);
     assert_eq!(names(&b, "account").await, vec!["Only B"]);
     assert!(names(&other_org, "account").await.is_empty());
@@ -146,7 +156,7 @@ async fn tables_outside_the_profile_are_refused() {
     let s = open(ORG, USER_A, &unique("scope"), &["account"], "{}").await;
     assert!(s.is_available_offline("account"));
     assert!(!s.is_available_offline("contact"));
-    let e = s.create_record("contact".into(), js(r#"{"fullname": "x"}"#), None, None).await.unwrap_err();
+    let e = s.create_record("contact".into(), js(r#"{"fullname": "x"}"#), JsValue::NULL, None).await.unwrap_err();
     assert_eq!(code(&e), 0x80A0_0001u32 as f64, "TableNotAvailableOffline");
     let e = s.retrieve_multiple_records("contact".into(), None, None).await.unwrap_err();
     assert_eq!(code(&e), 0x80A0_0001u32 as f64);
@@ -311,7 +321,7 @@ async fn the_query_cache_sees_what_other_connections_write_and_what_rolls_back()
         js(&format!(
             r#"{{"msdyn_workorderid": "{new_id}", "msdyn_name": "WO-new", "msdyn_timefrompromised": "2026-11-03T00:00:00Z", "msdyn_systemstatus": 690970001}}"#
         )),
-        None,
+        JsValue::NULL,
         None,
     )
     .await
@@ -343,7 +353,7 @@ async fn the_query_cache_sees_what_other_connections_write_and_what_rolls_back()
         js(&format!(
             r#"{{"msdyn_workorderid": "{mine}", "msdyn_name": "WO-mine", "msdyn_timefrompromised": "2026-11-03T00:05:00Z", "msdyn_systemstatus": 690970001}}"#
         )),
-        None,
+        JsValue::NULL,
         None,
     )
     .await
@@ -360,7 +370,7 @@ async fn the_query_cache_sees_what_other_connections_write_and_what_rolls_back()
         .create_record(
             "msdyn_workorder".into(),
             js(&format!(r#"{{"msdyn_workorderid": "{}", "msdyn_name": "dup"}}"#, first[0])),
-            None,
+            JsValue::NULL,
             None,
         )
         .await;

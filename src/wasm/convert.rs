@@ -88,6 +88,22 @@ pub fn to_js<T: Serialize + ?Sized>(v: &T) -> Result<JsValue, JsValue> {
     js_sys::JSON::parse(&text)
 }
 
+/// An optional array of strings argument (null and undefined: empty). Taken as a `JsValue` rather than a
+/// `Vec<String>`: wasm-bindgen's generated JS would copy the array into wasm memory at each call site, with its own
+/// helpers in both directions (docs/PERFORMANCE.md "Size").
+pub fn texts(what: &str, v: &JsValue) -> Result<Vec<String>, JsValue> {
+    if v.is_null() || v.is_undefined() {
+        return Ok(Vec::new());
+    }
+    let items = Array::is_array(v).then(|| v.unchecked_ref::<Array>().iter().map(|s| s.as_string()).collect());
+    items.flatten().ok_or_else(|| bad_argument(what, "must be an array of strings"))
+}
+
+/// Strings as a JS array of strings (in place of a `Vec<String>` return: see [`texts`]).
+pub fn js_texts<'a>(items: impl IntoIterator<Item = &'a str>) -> JsValue {
+    items.into_iter().map(JsValue::from_str).collect::<Array>().into()
+}
+
 /// Builds a plain JS object from key/value pairs.
 pub fn object(pairs: &[(&str, JsValue)]) -> JsValue {
     let o = js_sys::Object::new();

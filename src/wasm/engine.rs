@@ -34,8 +34,9 @@ impl Engine {
     }
 
     /// The logical names of the tables in the schema.
-    pub fn tables(&self) -> Vec<String> {
-        self.schema.tables().iter().map(|t| t.logical_name.clone()).collect()
+    #[wasm_bindgen(unchecked_return_type = "string[]")]
+    pub fn tables(&self) -> JsValue {
+        super::convert::js_texts(self.schema.tables().iter().map(|t| t.logical_name.as_str()))
     }
 
     /// Runs OData query options (`?$select=...&$filter=...`, or `?fetchXml=<fetch ...>`) for `table` over `rows`

@@ -17,13 +17,13 @@ fn entry(v: JsValue) -> Result<HookEntry, JsValue> {
     crate::wasm::convert::from_value(v).map_err(|e| bad_argument("hook queue entry", e))
 }
 
-fn names(v: Vec<String>) -> BTreeSet<String> {
+fn names(v: &JsValue) -> Result<BTreeSet<String>, JsValue> {
     // Inserted one by one: `collect()` into a BTreeSet would instantiate another copy of the standard sort.
     let mut set = BTreeSet::new();
-    for name in v {
+    for name in convert::texts("registered hook names", v)? {
         set.insert(name);
     }
-    set
+    Ok(set)
 }
 
 /// Checks a registration (`name`, `message` Create/Update/Delete, `stage` pre/post); throws an `InvalidArgument`
@@ -41,8 +41,12 @@ pub fn check_depth(depth: u32, what: &str) -> Result<(), JsValue> {
 
 /// `{ run?: seq, wakeInMs?: ms }`: the post entry to run next among `queue`, given the registered hook names.
 #[wasm_bindgen(js_name = hooksNextPost)]
-pub fn next_post(queue: JsValue, registered: Vec<String>, now_ms: f64) -> Result<JsValue, JsValue> {
-    convert::to_js(&hooks::next_post(&entries(queue)?, &names(registered), now_ms))
+pub fn next_post(
+    queue: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string[]")] registered: JsValue,
+    now_ms: f64,
+) -> Result<JsValue, JsValue> {
+    convert::to_js(&hooks::next_post(&entries(queue)?, &names(&registered)?, now_ms))
 }
 
 /// `{ state: "idle" | "run" | "waitingForUploads" | "waitingForRetry", seq?, wakeInMs? }`: the online entry to run
@@ -79,8 +83,11 @@ pub fn revive(queued: JsValue) -> Result<JsValue, JsValue> {
 
 /// Queue lengths and failures: `{ postQueued, onlineQueued, failed, retrying, waitingForHandler }`.
 #[wasm_bindgen(js_name = hooksStatus)]
-pub fn status(queue: JsValue, registered: Vec<String>) -> Result<JsValue, JsValue> {
-    convert::to_js(&hooks::status(&entries(queue)?, &names(registered)))
+pub fn status(
+    queue: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string[]")] registered: JsValue,
+) -> Result<JsValue, JsValue> {
+    convert::to_js(&hooks::status(&entries(queue)?, &names(&registered)?))
 }
 
 /// The limits the rules use: `{ maxDepth, maxAttempts }`.

@@ -42,10 +42,6 @@ extern "C" {
         count: Option<u32>,
     ) -> Result<JsValue, JsValue>;
 
-    /// Rows whose index key is any of `keys` (primary keys when `index` is None).
-    #[wasm_bindgen(js_name = getAllIn, catch)]
-    pub async fn get_all_in(db: &JsValue, store: &str, index: Option<String>, keys: Array) -> Result<JsValue, JsValue>;
-
     /// Rows through an index within a range, ascending, as JSON in UTF-8 bytes (see `js/idb.js`).
     #[wasm_bindgen(js_name = getAllJson, catch)]
     pub async fn get_all_json(

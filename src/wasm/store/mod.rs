@@ -19,6 +19,7 @@ use wasm_bindgen::prelude::*;
 
 use super::convert::{self, from_js, object};
 use super::error::{bad_argument, to_js as err_js};
+use super::promise;
 use crate::error::{Error, ErrorCode};
 use crate::hooks::{self, HookEntry};
 use crate::query::{EvalContext, Row};
@@ -72,6 +73,7 @@ impl QueryStats {
 
 /// The offline data store of one (organisation, user, profile).
 #[wasm_bindgen]
+#[derive(Clone)]
 pub struct OfflineStore {
     pub(crate) inner: Rc<Inner>,
 }
@@ -213,6 +215,270 @@ fn idb_err_fn() -> js_sys::Function {
 impl OfflineStore {
     /// Opens (creating or upgrading, keeping rows) the database of `{ orgUrl, userId, profileId, tables,
     /// indexColumns }` over `schema` (EntityDefinitions JSON text).
+    #[wasm_bindgen(js_name = open, unchecked_return_type = "Promise<OfflineStore>")]
+    pub fn open_js(options: JsValue, schema: String) -> js_sys::Promise {
+        promise(async move { Self::open(options, schema).await.map(JsValue::from) })
+    }
+
+    /// Sets who the user operators (`eq-userid`, `eq-userteams`, `eq-businessid`...) compare with.
+    #[wasm_bindgen(js_name = setUser)]
+    pub fn set_user(
+        &self,
+        user_id: String,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] team_ids: JsValue,
+        business_unit_id: Option<String>,
+    ) -> Result<(), JsValue> {
+        let team_ids = convert::texts("teamIds", &team_ids)?;
+        let mut u = self.inner.user.borrow_mut();
+        u.user_id = Some(user_id.to_ascii_lowercase());
+        u.team_ids = team_ids.iter().map(|t| t.to_ascii_lowercase()).collect();
+        u.business_unit_id = business_unit_id.map(|b| b.to_ascii_lowercase());
+        Ok(())
+    }
+
+    /// The database name (one per organisation, user and profile).
+    #[wasm_bindgen(getter, unchecked_return_type = "string")]
+    pub fn name(&self) -> JsValue {
+        JsValue::from_str(&self.inner.layout.name)
+    }
+
+    /// Store names and their indexes, as the database has them.
+    pub fn describe(&self) -> JsValue {
+        idb::describe(&self.inner.db)
+    }
+
+    /// Whether `table` is in the offline profile (`Xrm.WebApi.offline.isAvailableOffline`).
+    #[wasm_bindgen(js_name = isAvailableOffline)]
+    pub fn is_available_offline(&self, table: &str) -> bool {
+        self.inner.tables.contains(table)
+    }
+
+    /// Creates a row offline; the row, its outbox entry and an entry per post hook in `post_hooks` (names) commit
+    /// together. `depth` is how deep in a chain of hook-made writes this one is (0: the user's). Resolves
+    /// `{ entityType, id }`.
+    ///
+    /// Not an `async fn`: the checks and the ops are made synchronously and the transaction is opened before this
+    /// returns, and the promise is JS's own (`writeAll`), so no wasm future is polled or woken for a create (that
+    /// machinery and the JS objects built one by one were a third of a create's time; docs/PERFORMANCE.md).
+    #[wasm_bindgen(js_name = createRecord)]
+    pub fn create_record(
+        &self,
+        table: String,
+        record: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string[] | null")] post_hooks: JsValue,
+        depth: Option<u32>,
+    ) -> js_sys::Promise {
+        let inner = &self.inner;
+        let prepared = convert::texts("postHooks", &post_hooks)
+            .and_then(|hooks| create_ops(inner, &table, record, hooks, depth.unwrap_or(0)));
+        match prepared {
+            Ok((names, ops, id)) => {
+                // The table's write stamp commits with the row (rowcache.rs); once committed, the query cache
+                // takes the row.
+                let (stamp, stamped) = rowcache::stamp_ops(inner, [table.as_str()]);
+                stamp.iter().for_each(|o| {
+                    ops.push(o);
+                });
+                names.push(&JsValue::from_str(META));
+                let result = record_ref(&table, &id);
+                let written = idb::write_all(&inner.db, names, ops.clone(), result, "createRecord", &idb_err_fn());
+                let inner = inner.clone();
+                let cached = Closure::once(move |v: JsValue| -> JsValue {
+                    rowcache::committed(&inner, &stamped, &ops, None);
+                    v
+                })
+                .into_js_value();
+                // `Promise.prototype.then` with a callback whose result is the promise's (js-sys's `then` drops it).
+                let then = js_sys::Reflect::get(&written, &JsValue::from_str("then"))
+                    .map(|f| f.unchecked_into::<js_sys::Function>());
+                match then.and_then(|f| f.call1(&written, &cached)) {
+                    Ok(p) => p.unchecked_into(),
+                    Err(_) => written,
+                }
+            }
+            Err(e) => js_sys::Promise::reject(&e),
+        }
+    }
+
+    /// Updates a row offline (it must exist locally); only changed columns are queued, with an entry per post hook
+    /// in `post_hooks` when something changed (same transaction). Resolves `{ entityType, id }`.
+    #[wasm_bindgen(js_name = updateRecord, unchecked_return_type = "Promise<any>")]
+    pub fn update_record_js(
+        &self,
+        table: String,
+        id: String,
+        record: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string[] | null")] post_hooks: JsValue,
+        depth: Option<u32>,
+    ) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move {
+            let hooks = convert::texts("postHooks", &post_hooks)?;
+            s.update_record(table, id, record, Some(hooks), depth).await
+        })
+    }
+
+    /// Deletes a row offline (it must exist locally) and queues the delete, with an entry per post hook in
+    /// `post_hooks` (same transaction). Resolves `{ entityType, id }`.
+    #[wasm_bindgen(js_name = deleteRecord, unchecked_return_type = "Promise<any>")]
+    pub fn delete_record_js(
+        &self,
+        table: String,
+        id: String,
+        #[wasm_bindgen(unchecked_param_type = "string[] | null")] post_hooks: JsValue,
+        depth: Option<u32>,
+    ) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move {
+            let hooks = convert::texts("postHooks", &post_hooks)?;
+            s.delete_record(table, id, Some(hooks), depth).await
+        })
+    }
+
+    /// Reads one row offline; `options` may hold `$select` and `$expand`. Rejects with "Record Not Found" when the
+    /// row is not in the store.
+    #[wasm_bindgen(js_name = retrieveRecord, unchecked_return_type = "Promise<any>")]
+    pub fn retrieve_record_js(&self, table: String, id: String, options: Option<String>) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.retrieve_record(table, id, options).await })
+    }
+
+    /// Queries rows offline with OData options or `?fetchXml=`; resolves `{ entities, nextLink? }`.
+    #[wasm_bindgen(js_name = retrieveMultipleRecords, unchecked_return_type = "Promise<any>")]
+    pub fn retrieve_multiple_records_js(
+        &self,
+        table: String,
+        options: Option<String>,
+        max_page_size: Option<u32>,
+    ) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.retrieve_multiple_records(table, options, max_page_size).await })
+    }
+
+    /// What the last `retrieveMultipleRecords` read from IndexedDB: `{ batches, rowsRead }` (requests and the rows
+    /// they returned), so the bench and the tests can see an access path at work.
+    #[wasm_bindgen(js_name = queryStats)]
+    pub fn query_stats(&self) -> JsValue {
+        let s = self.inner.stats.get();
+        let (rows, bytes) = self.inner.caches.size();
+        object(&[
+            ("batches", JsValue::from(s.batches)),
+            ("rowsRead", JsValue::from(s.rows_read)),
+            ("cachedRows", JsValue::from(rows as u32)),
+            ("cacheBytes", JsValue::from(bytes as u32)),
+        ])
+    }
+
+    /// Turns the query cache (docs/QUERY.md "Query cache") on or off for this store instance (on by default; the
+    /// tests compare the IndexedDB paths with it).
+    #[wasm_bindgen(js_name = setQueryCache)]
+    pub fn set_query_cache(&self, on: bool) {
+        self.inner.caches.enabled.set(on);
+    }
+
+    /// The queued offline changes, in upload order.
+    #[wasm_bindgen(js_name = outbox, unchecked_return_type = "Promise<any>")]
+    pub fn outbox_js(&self) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.outbox().await })
+    }
+
+    /// Number of rows stored for `table`.
+    #[wasm_bindgen(js_name = countRows, unchecked_return_type = "Promise<number>")]
+    pub fn count_rows_js(&self, table: String) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.count_rows(table).await.map(JsValue::from) })
+    }
+
+    /// Writes rows as the server sent them (no outbox entry): used by sync and by tests that seed a store.
+    #[wasm_bindgen(js_name = putServerRows, unchecked_return_type = "Promise<void>")]
+    pub fn put_server_rows_js(&self, table: String, rows: Array) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.put_server_rows(table, rows).await.map(|()| JsValue::UNDEFINED) })
+    }
+
+    /// Stores a metadata value (cached schema and profile, sync state) under `key`.
+    #[wasm_bindgen(js_name = putMeta, unchecked_return_type = "Promise<void>")]
+    pub fn put_meta_js(&self, key: String, value: JsValue) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.put_meta(key, value).await.map(|()| JsValue::UNDEFINED) })
+    }
+
+    /// The metadata value stored under `key`, or undefined.
+    #[wasm_bindgen(js_name = getMeta, unchecked_return_type = "Promise<any>")]
+    pub fn get_meta_js(&self, key: String) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.get_meta(key).await })
+    }
+
+    /// Every entry of the hook queue (post hooks and online work, dead ones included), in queue order.
+    #[wasm_bindgen(js_name = hookQueue, unchecked_return_type = "Promise<any>")]
+    pub fn hook_queue_js(&self) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.hook_queue().await })
+    }
+
+    /// One hook-queue entry by `seq`, or undefined.
+    #[wasm_bindgen(js_name = hookEntry, unchecked_return_type = "Promise<any>")]
+    pub fn hook_entry_js(&self, seq: f64) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.hook_entry(seq).await })
+    }
+
+    /// Stores a hook-queue entry back (after a failed run, a retry), checked against the entry model.
+    #[wasm_bindgen(js_name = putHookEntry, unchecked_return_type = "Promise<void>")]
+    pub fn put_hook_entry_js(&self, entry: JsValue) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.put_hook_entry(entry).await.map(|()| JsValue::UNDEFINED) })
+    }
+
+    /// Removes a hook-queue entry (it ran, or was discarded).
+    #[wasm_bindgen(js_name = deleteHookEntry, unchecked_return_type = "Promise<void>")]
+    pub fn delete_hook_entry_js(&self, seq: f64) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.delete_hook_entry(seq).await.map(|()| JsValue::UNDEFINED) })
+    }
+
+    /// Queues online-only work `request` (`{method, path, body?, headers?}`, named `name`) behind every change in
+    /// the outbox now: it runs once they have all been uploaded. Resolves with the entry's `seq`.
+    #[wasm_bindgen(js_name = enqueueOnline, unchecked_return_type = "Promise<number>")]
+    pub fn enqueue_online_js(&self, name: String, request: JsValue) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.enqueue_online(name, request).await.map(JsValue::from) })
+    }
+
+    /// The smallest `seq` left in the outbox (undefined when it is empty).
+    #[wasm_bindgen(js_name = minOutboxSeq, unchecked_return_type = "Promise<number | undefined>")]
+    pub fn min_outbox_seq_js(&self) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.min_outbox_seq().await.map(JsValue::from) })
+    }
+
+    /// Closes the connection (the database stays).
+    pub fn close(&self) {
+        idb::close_database(&self.inner.db);
+    }
+
+    /// Deletes this store's database (sign-out). The store can't be used afterwards.
+    #[wasm_bindgen(js_name = deleteDatabase, unchecked_return_type = "Promise<void>")]
+    pub fn delete_database_js(&self) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.delete_database().await.map(|()| JsValue::UNDEFINED) })
+    }
+
+    /// Deletes the database of `{ orgUrl, userId, profileId }` without opening it.
+    #[wasm_bindgen(js_name = deleteDatabaseOf, unchecked_return_type = "Promise<void>")]
+    pub fn delete_database_of_js(org_url: String, user_id: String, profile_id: String) -> js_sys::Promise {
+        promise(
+            async move { Self::delete_database_of(org_url, user_id, profile_id).await.map(|()| JsValue::UNDEFINED) },
+        )
+    }
+}
+
+/// The async bodies of the exported methods above (each export wraps one in [`promise`]).
+impl OfflineStore {
+    /// Opens (creating or upgrading, keeping rows) the database of `{ orgUrl, userId, profileId, tables,
+    /// indexColumns }` over `schema` (EntityDefinitions JSON text).
     pub async fn open(options: JsValue, schema: String) -> Result<OfflineStore, JsValue> {
         let o: OpenOptions = crate::wasm::convert::from_value(options).map_err(|e| bad_argument("open options", e))?;
         let schema = Schema::from_json(&schema).map_err(js_err)?;
@@ -248,81 +514,8 @@ impl OfflineStore {
         })
     }
 
-    /// Sets who the user operators (`eq-userid`, `eq-userteams`, `eq-businessid`...) compare with.
-    #[wasm_bindgen(js_name = setUser)]
-    pub fn set_user(&self, user_id: String, team_ids: Vec<String>, business_unit_id: Option<String>) {
-        let mut u = self.inner.user.borrow_mut();
-        u.user_id = Some(user_id.to_ascii_lowercase());
-        u.team_ids = team_ids.iter().map(|t| t.to_ascii_lowercase()).collect();
-        u.business_unit_id = business_unit_id.map(|b| b.to_ascii_lowercase());
-    }
-
-    /// The database name (one per organisation, user and profile).
-    #[wasm_bindgen(getter)]
-    pub fn name(&self) -> String {
-        self.inner.layout.name.clone()
-    }
-
-    /// Store names and their indexes, as the database has them.
-    pub fn describe(&self) -> JsValue {
-        idb::describe(&self.inner.db)
-    }
-
-    /// Whether `table` is in the offline profile (`Xrm.WebApi.offline.isAvailableOffline`).
-    #[wasm_bindgen(js_name = isAvailableOffline)]
-    pub fn is_available_offline(&self, table: &str) -> bool {
-        self.inner.tables.contains(table)
-    }
-
-    /// Creates a row offline; the row, its outbox entry and an entry per post hook in `post_hooks` (names) commit
-    /// together. `depth` is how deep in a chain of hook-made writes this one is (0: the user's). Resolves
-    /// `{ entityType, id }`.
-    ///
-    /// Not an `async fn`: the checks and the ops are made synchronously and the transaction is opened before this
-    /// returns, and the promise is JS's own (`writeAll`), so no wasm future is polled or woken for a create (that
-    /// machinery and the JS objects built one by one were a third of a create's time; docs/PERFORMANCE.md).
-    #[wasm_bindgen(js_name = createRecord)]
-    pub fn create_record(
-        &self,
-        table: String,
-        record: JsValue,
-        post_hooks: Option<Vec<String>>,
-        depth: Option<u32>,
-    ) -> js_sys::Promise {
-        let inner = &self.inner;
-        let prepared = create_ops(inner, &table, record, post_hooks.unwrap_or_default(), depth.unwrap_or(0));
-        match prepared {
-            Ok((names, ops, id)) => {
-                // The table's write stamp commits with the row (rowcache.rs); once committed, the query cache
-                // takes the row.
-                let (stamp, stamped) = rowcache::stamp_ops(inner, [table.as_str()]);
-                stamp.iter().for_each(|o| {
-                    ops.push(o);
-                });
-                names.push(&JsValue::from_str(META));
-                let result = record_ref(&table, &id);
-                let written = idb::write_all(&inner.db, names, ops.clone(), result, "createRecord", &idb_err_fn());
-                let inner = inner.clone();
-                let cached = Closure::once(move |v: JsValue| -> JsValue {
-                    rowcache::committed(&inner, &stamped, &ops, None);
-                    v
-                })
-                .into_js_value();
-                // `Promise.prototype.then` with a callback whose result is the promise's (js-sys's `then` drops it).
-                let then = js_sys::Reflect::get(&written, &JsValue::from_str("then"))
-                    .map(|f| f.unchecked_into::<js_sys::Function>());
-                match then.and_then(|f| f.call1(&written, &cached)) {
-                    Ok(p) => p.unchecked_into(),
-                    Err(_) => written,
-                }
-            }
-            Err(e) => js_sys::Promise::reject(&e),
-        }
-    }
-
     /// Updates a row offline (it must exist locally); only changed columns are queued, with an entry per post hook
     /// in `post_hooks` when something changed (same transaction). Resolves `{ entityType, id }`.
-    #[wasm_bindgen(js_name = updateRecord)]
     pub async fn update_record(
         &self,
         table: String,
@@ -362,7 +555,6 @@ impl OfflineStore {
 
     /// Deletes a row offline (it must exist locally) and queues the delete, with an entry per post hook in
     /// `post_hooks` (same transaction). Resolves `{ entityType, id }`.
-    #[wasm_bindgen(js_name = deleteRecord)]
     pub async fn delete_record(
         &self,
         table: String,
@@ -395,7 +587,6 @@ impl OfflineStore {
 
     /// Reads one row offline; `options` may hold `$select` and `$expand`. Rejects with "Record Not Found" when the
     /// row is not in the store.
-    #[wasm_bindgen(js_name = retrieveRecord)]
     pub async fn retrieve_record(
         &self,
         table: String,
@@ -410,7 +601,6 @@ impl OfflineStore {
     }
 
     /// Queries rows offline with OData options or `?fetchXml=`; resolves `{ entities, nextLink? }`.
-    #[wasm_bindgen(js_name = retrieveMultipleRecords)]
     pub async fn retrieve_multiple_records(
         &self,
         table: String,
@@ -427,34 +617,12 @@ impl OfflineStore {
         query::retrieve_multiple(&inner, &table, options.as_deref().unwrap_or(""), size, &ctx).await
     }
 
-    /// What the last `retrieveMultipleRecords` read from IndexedDB: `{ batches, rowsRead }` (requests and the rows
-    /// they returned), so the bench and the tests can see an access path at work.
-    #[wasm_bindgen(js_name = queryStats)]
-    pub fn query_stats(&self) -> JsValue {
-        let s = self.inner.stats.get();
-        let (rows, bytes) = self.inner.caches.size();
-        object(&[
-            ("batches", JsValue::from(s.batches)),
-            ("rowsRead", JsValue::from(s.rows_read)),
-            ("cachedRows", JsValue::from(rows as u32)),
-            ("cacheBytes", JsValue::from(bytes as u32)),
-        ])
-    }
-
-    /// Turns the query cache (docs/QUERY.md "Query cache") on or off for this store instance (on by default; the
-    /// tests compare the IndexedDB paths with it).
-    #[wasm_bindgen(js_name = setQueryCache)]
-    pub fn set_query_cache(&self, on: bool) {
-        self.inner.caches.enabled.set(on);
-    }
-
     /// The queued offline changes, in upload order.
     pub async fn outbox(&self) -> Result<JsValue, JsValue> {
         idb::get_all(&self.inner.db, OUTBOX, None, JsValue::UNDEFINED, None).await.map_err(|e| idb_err("outbox", e))
     }
 
     /// Number of rows stored for `table`.
-    #[wasm_bindgen(js_name = countRows)]
     pub async fn count_rows(&self, table: String) -> Result<u32, JsValue> {
         self.inner.require_offline(&table)?;
         let n = idb::count(&self.inner.db, &table_store(&table)).await.map_err(|e| idb_err("count", e))?;
@@ -462,7 +630,6 @@ impl OfflineStore {
     }
 
     /// Writes rows as the server sent them (no outbox entry): used by sync and by tests that seed a store.
-    #[wasm_bindgen(js_name = putServerRows)]
     pub async fn put_server_rows(&self, table: String, rows: Array) -> Result<(), JsValue> {
         let inner = self.inner.clone();
         inner.require_offline(&table)?;
@@ -485,7 +652,6 @@ impl OfflineStore {
     }
 
     /// Stores a metadata value (cached schema and profile, sync state) under `key`.
-    #[wasm_bindgen(js_name = putMeta)]
     pub async fn put_meta(&self, key: String, value: JsValue) -> Result<(), JsValue> {
         let entry = object(&[("key", JsValue::from_str(&key)), ("value", value)]);
         let ops: Array = [op("put", META, &entry)].into_iter().collect();
@@ -494,7 +660,6 @@ impl OfflineStore {
     }
 
     /// The metadata value stored under `key`, or undefined.
-    #[wasm_bindgen(js_name = getMeta)]
     pub async fn get_meta(&self, key: String) -> Result<JsValue, JsValue> {
         let entry =
             idb::get(&self.inner.db, META, &JsValue::from_str(&key)).await.map_err(|e| idb_err("getMeta", e))?;
@@ -505,7 +670,6 @@ impl OfflineStore {
     }
 
     /// Every entry of the hook queue (post hooks and online work, dead ones included), in queue order.
-    #[wasm_bindgen(js_name = hookQueue)]
     pub async fn hook_queue(&self) -> Result<JsValue, JsValue> {
         idb::get_all(&self.inner.db, HOOK_QUEUE, None, JsValue::UNDEFINED, None)
             .await
@@ -513,13 +677,11 @@ impl OfflineStore {
     }
 
     /// One hook-queue entry by `seq`, or undefined.
-    #[wasm_bindgen(js_name = hookEntry)]
     pub async fn hook_entry(&self, seq: f64) -> Result<JsValue, JsValue> {
         idb::get(&self.inner.db, HOOK_QUEUE, &JsValue::from_f64(seq)).await.map_err(|e| idb_err("hookEntry", e))
     }
 
     /// Stores a hook-queue entry back (after a failed run, a retry), checked against the entry model.
-    #[wasm_bindgen(js_name = putHookEntry)]
     pub async fn put_hook_entry(&self, entry: JsValue) -> Result<(), JsValue> {
         let e: HookEntry = crate::wasm::convert::from_value(entry).map_err(|e| bad_argument("hook entry", e))?;
         if e.seq.is_none() {
@@ -531,7 +693,6 @@ impl OfflineStore {
     }
 
     /// Removes a hook-queue entry (it ran, or was discarded).
-    #[wasm_bindgen(js_name = deleteHookEntry)]
     pub async fn delete_hook_entry(&self, seq: f64) -> Result<(), JsValue> {
         let ops: Array = [op("delete", HOOK_QUEUE, &JsValue::from_f64(seq))].into_iter().collect();
         idb::write(&self.inner.db, stores(&[HOOK_QUEUE]), ops).await.map_err(|e| idb_err("deleteHookEntry", e))?;
@@ -540,7 +701,6 @@ impl OfflineStore {
 
     /// Queues online-only work `request` (`{method, path, body?, headers?}`, named `name`) behind every change in
     /// the outbox now: it runs once they have all been uploaded. Resolves with the entry's `seq`.
-    #[wasm_bindgen(js_name = enqueueOnline)]
     pub async fn enqueue_online(&self, name: String, request: JsValue) -> Result<f64, JsValue> {
         let request = from_js("request", request)?;
         let after = self.max_outbox_seq().await?.unwrap_or(0.0) as u64;
@@ -552,7 +712,6 @@ impl OfflineStore {
     }
 
     /// The smallest `seq` left in the outbox (undefined when it is empty).
-    #[wasm_bindgen(js_name = minOutboxSeq)]
     pub async fn min_outbox_seq(&self) -> Result<Option<f64>, JsValue> {
         let first = idb::get_all(&self.inner.db, OUTBOX, None, JsValue::UNDEFINED, Some(1))
             .await
@@ -560,13 +719,7 @@ impl OfflineStore {
         Ok(seq_of(&Array::from(&first).get(0)))
     }
 
-    /// Closes the connection (the database stays).
-    pub fn close(&self) {
-        idb::close_database(&self.inner.db);
-    }
-
     /// Deletes this store's database (sign-out). The store can't be used afterwards.
-    #[wasm_bindgen(js_name = deleteDatabase)]
     pub async fn delete_database(&self) -> Result<(), JsValue> {
         idb::close_database(&self.inner.db);
         idb::delete_database(&self.inner.layout.name).await.map_err(|e| idb_err("deleteDatabase", e))?;
@@ -574,7 +727,6 @@ impl OfflineStore {
     }
 
     /// Deletes the database of `{ orgUrl, userId, profileId }` without opening it.
-    #[wasm_bindgen(js_name = deleteDatabaseOf)]
     pub async fn delete_database_of(org_url: String, user_id: String, profile_id: String) -> Result<(), JsValue> {
         let name = layout::database_name(&org_url, &user_id, &profile_id);
         idb::delete_database(&name).await.map_err(|e| idb_err("deleteDatabase", e))?;

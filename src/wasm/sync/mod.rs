@@ -23,6 +23,7 @@ use self::mirror::{Local, Projection};
 use self::transport::{SendError, Transport};
 use super::convert::{self, from_js};
 use super::error::bad_argument;
+use super::promise;
 use super::store::{context, idb, idb_err, js_err, op, rowcache, stores, Inner, OfflineStore};
 use crate::error::{Error, ErrorCode};
 use crate::profile::Profile;
@@ -64,6 +65,7 @@ pub(crate) struct SyncInner {
 
 /// The sync engine of one offline store.
 #[wasm_bindgen]
+#[derive(Clone)]
 pub struct SyncEngine {
     inner: Rc<SyncInner>,
 }
@@ -510,11 +512,81 @@ impl SyncEngine {
     }
 
     /// The tables in sync order.
-    #[wasm_bindgen(js_name = syncOrder)]
-    pub fn sync_order(&self) -> Vec<String> {
-        self.inner.plan.tables().iter().map(|t| t.table.clone()).collect()
+    #[wasm_bindgen(js_name = syncOrder, unchecked_return_type = "string[]")]
+    pub fn sync_order(&self) -> JsValue {
+        convert::js_texts(self.inner.plan.tables().iter().map(|t| t.table.as_str()))
     }
 
+    /// One pass: upload the outbox, finish the first sync, then (once it is complete) the incremental sync.
+    /// Resolves with a report; a transient failure ends the pass early with `retryAfterMs` set.
+    #[wasm_bindgen(js_name = run, unchecked_return_type = "Promise<any>")]
+    pub fn run_js(&self) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.run().await })
+    }
+
+    /// Uploads the outbox only (writes made while online upload at once).
+    #[wasm_bindgen(js_name = upload, unchecked_return_type = "Promise<any>")]
+    pub fn upload_js(&self) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.upload().await })
+    }
+
+    /// Whether the first sync has completed (the client answers from the device from then on).
+    #[wasm_bindgen(js_name = firstSyncComplete, unchecked_return_type = "Promise<boolean>")]
+    pub fn first_sync_complete_js(&self) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.first_sync_complete().await.map(JsValue::from) })
+    }
+
+    /// Per table: rows stored, last successful sync (ms), first sync done; plus the outbox length and active sync
+    /// errors.
+    #[wasm_bindgen(js_name = status, unchecked_return_type = "Promise<any>")]
+    pub fn status_js(&self) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.status().await })
+    }
+
+    /// The active sync errors (`syncerror` shape), oldest first.
+    #[wasm_bindgen(js_name = errors, unchecked_return_type = "Promise<any>")]
+    pub fn errors_js(&self) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.errors().await })
+    }
+
+    /// Queues the change of sync error `id` again (re-applying it locally) and resolves the error.
+    #[wasm_bindgen(js_name = retry, unchecked_return_type = "Promise<void>")]
+    pub fn retry_js(&self, id: String) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.retry(id).await.map(|()| JsValue::UNDEFINED) })
+    }
+
+    /// Resolves sync error `id` without retrying (the local data stays as the server has it).
+    #[wasm_bindgen(js_name = discard, unchecked_return_type = "Promise<void>")]
+    pub fn discard_js(&self, id: String) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.discard(id).await.map(|()| JsValue::UNDEFINED) })
+    }
+
+    /// The wait in milliseconds before retry `attempt` (0-based): exponential with full jitter, at least
+    /// `retryAfterSeconds`.
+    #[wasm_bindgen(js_name = backoffMs)]
+    pub fn backoff_ms(attempt: u32, retry_after_seconds: Option<u32>) -> f64 {
+        let b = crate::sync::Backoff::default();
+        b.delay_ms(attempt, js_sys::Math::random(), retry_after_seconds.map(u64::from)) as f64
+    }
+
+    /// Milliseconds until the next table is due (per-table intervals, a table no less often than what it depends
+    /// on); 0 when one is due now.
+    #[wasm_bindgen(js_name = nextDueInMs, unchecked_return_type = "Promise<number>")]
+    pub fn next_due_in_ms_js(&self) -> js_sys::Promise {
+        let s = self.clone();
+        promise(async move { s.next_due_in_ms().await.map(JsValue::from) })
+    }
+}
+
+/// The async bodies of the exported methods above (each export wraps one in [`promise`]).
+impl SyncEngine {
     /// One pass: upload the outbox, finish the first sync, then (once it is complete) the incremental sync.
     /// Resolves with a report; a transient failure ends the pass early with `retryAfterMs` set.
     pub async fn run(&self) -> Result<JsValue, JsValue> {
@@ -545,7 +617,6 @@ impl SyncEngine {
     }
 
     /// Whether the first sync has completed (the client answers from the device from then on).
-    #[wasm_bindgen(js_name = firstSyncComplete)]
     pub async fn first_sync_complete(&self) -> Result<bool, JsValue> {
         Ok(self.inner.meta_get("firstSyncComplete").await? == Some(Value::Bool(true)))
     }
@@ -605,17 +676,8 @@ impl SyncEngine {
         upload::discard_error(&self.inner, &id).await
     }
 
-    /// The wait in milliseconds before retry `attempt` (0-based): exponential with full jitter, at least
-    /// `retryAfterSeconds`.
-    #[wasm_bindgen(js_name = backoffMs)]
-    pub fn backoff_ms(attempt: u32, retry_after_seconds: Option<u32>) -> f64 {
-        let b = crate::sync::Backoff::default();
-        b.delay_ms(attempt, js_sys::Math::random(), retry_after_seconds.map(u64::from)) as f64
-    }
-
     /// Milliseconds until the next table is due (per-table intervals, a table no less often than what it depends
     /// on); 0 when one is due now.
-    #[wasm_bindgen(js_name = nextDueInMs)]
     pub async fn next_due_in_ms(&self) -> Result<f64, JsValue> {
         let inner = self.inner.clone();
         let mut last: HashMap<String, i64> = HashMap::new();
