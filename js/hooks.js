@@ -1,9 +1,9 @@
 // client.hooks: offline workflow hooks (SPEC section 5, docs/HOOKS.md). Handlers are user JavaScript, so they run
 // here; the rules around them (queue entries, order, retries and dead letters, the depth limit) are Rust
-// (src/hooks/, through the hooks* functions), and the queue is the `hookqueue` store, written by the OfflineStore in
-// the same transaction as the write that queued a post hook.
+// (src/hooks/, through the wasm export `hookRule(op, ...)`), and the queue is the `hookqueue` store, written by the
+// OfflineStore in the same transaction as the write that queued a post hook.
 import { Emitter } from "./events.js";
-import { hooksAfterFailure, hooksCheckDepth, hooksCheckRegistration, hooksNextOnline, hooksNextPost, hooksRevive, hooksStatus } from "./xrm_offline.js";
+import { hookRule } from "./xrm_offline.js";
 import { fromResponse, xrmError } from "./errors.js";
 
 const EVENTS = new Set(["result", "error", "deadLetter"]);
@@ -63,7 +63,7 @@ export class Hooks {
    * `table` at `stage` ("pre" | "post"). Registering a name again replaces it. Returns a function that unregisters.
    */
   register(name, { table, message, stage, handler } = {}) {
-    hooksCheckRegistration(String(name ?? ""), String(message ?? ""), String(stage ?? ""));
+    hookRule(0, String(name ?? ""), String(message ?? ""), String(stage ?? ""));
     if (typeof table !== "string" || !table) throw xrmError("InvalidArgument", `hook '${name}': table must be a table's logical name`);
     if (typeof handler !== "function") throw xrmError("InvalidArgument", `hook '${name}': handler must be a function (async or not)`);
     if (!this.client.store.isAvailableOffline(table)) {
@@ -114,48 +114,69 @@ export class Hooks {
   /**
    * An offline write with its hooks: the pre hooks of (table, message) in registration order, then the write with
    * one queue entry per post hook in the same transaction. `depth` is how deep in a chain of hook-made writes it is.
+   * Not an `async` function: without pre hooks the store's own promise is returned as it is (no extra promise and
+   * turn of the microtask queue per write); a synchronous throw is still a rejection.
    */
-  async write(message, table, id, data, depth) {
-    if (depth > 0) hooksCheckDepth(depth, `${message} of ${table}`);
-    const pre = this.index.get(`${table}|${message}|pre`);
-    let target = message === "Delete" ? undefined : data;
-    if (pre) {
-      // A copy, so the caller's object is never changed (anything but a plain object is left for validation).
-      if (target && typeof target === "object" && !Array.isArray(target)) target = { ...target };
-      for (const h of pre) {
-        const ctx = {
-          hookName: h.name,
-          table,
-          message,
-          id: id === undefined ? undefined : String(id),
-          target,
-          depth,
-          WebApi: this.client.offlineApiAt(depth + 1),
-          /** The row as stored now (Update and Delete). */
-          getPreImage: () => this.store.retrieveRecord(table, String(id), undefined),
-        };
-        let out;
-        try {
-          out = await h.handler(ctx);
-        } catch (e) {
-          throw rejection(h.name, e);
-        }
-        if (out === false) throw rejection(h.name, undefined);
-        target = out && typeof out === "object" && message !== "Delete" ? out : ctx.target;
-      }
+  write(message, table, id, data, depth) {
+    try {
+      if (depth > 0) hookRule(1, depth, `${message} of ${table}`);
+      if (this.registry.size === 0) return this.writeNow(message, table, id, message === "Delete" ? undefined : data, undefined, depth);
+      const pre = this.index.get(`${table}|${message}|pre`);
+      if (pre) return this.writeAfterPre(pre, message, table, id, data, depth);
+      return this.writeNow(message, table, id, message === "Delete" ? undefined : data, this.postHooksOf(table, message), depth);
+    } catch (e) {
+      return Promise.reject(e);
     }
+  }
+
+  /** The pre hooks in order, each seeing what the previous one left, then the write. */
+  async writeAfterPre(pre, message, table, id, data, depth) {
+    let target = message === "Delete" ? undefined : data;
+    // A copy, so the caller's object is never changed (anything but a plain object is left for validation).
+    if (target && typeof target === "object" && !Array.isArray(target)) target = { ...target };
+    for (const h of pre) {
+      const ctx = {
+        hookName: h.name,
+        table,
+        message,
+        id: id === undefined ? undefined : String(id),
+        target,
+        depth,
+        WebApi: this.client.offlineApiAt(depth + 1),
+        /** The row as stored now (Update and Delete). */
+        getPreImage: () => this.store.retrieveRecord(table, String(id), undefined),
+      };
+      let out;
+      try {
+        out = await h.handler(ctx);
+      } catch (e) {
+        throw rejection(h.name, e);
+      }
+      if (out === false) throw rejection(h.name, undefined);
+      target = out && typeof out === "object" && message !== "Delete" ? out : ctx.target;
+    }
+    return this.writeNow(message, table, id, target, this.postHooksOf(table, message), depth);
+  }
+
+  /** The names of the post hooks of (table, message), as registered when the write is made; undefined if none. */
+  postHooksOf(table, message) {
     const post = this.index.get(`${table}|${message}|post`);
-    const names = post ? post.map((h) => h.name) : undefined;
+    return post ? post.map((h) => h.name) : undefined;
+  }
+
+  /** The write itself, with an entry per post hook in `names`; once committed, the runner is told. */
+  writeNow(message, table, id, target, names, depth) {
     const d = depth > 0 ? depth : undefined;
-    let result;
-    if (message === "Create") result = await this.store.createRecord(table, target, names, d);
-    else if (message === "Update") result = await this.store.updateRecord(table, String(id), target, names, d);
-    else result = await this.store.deleteRecord(table, String(id), names, d);
-    if (names) {
+    let written;
+    if (message === "Create") written = this.store.createRecord(table, target, names, d);
+    else if (message === "Update") written = this.store.updateRecord(table, String(id), target, names, d);
+    else written = this.store.deleteRecord(table, String(id), names, d);
+    if (!names) return written;
+    return written.then((result) => {
       this.channel?.postMessage({ type: "queued" });
       this.kick();
-    }
-    return result;
+      return result;
+    });
   }
 
   /** Whether this tab runs the queues: the sync leader, or any tab when sync is driven by the app (autoSync off). */
@@ -204,7 +225,7 @@ export class Hooks {
     for (;;) {
       if (this.closed) return;
       const queue = await this.store.hookQueue();
-      const next = hooksNextPost(queue, this.postNames(), Date.now());
+      const next = hookRule(2, queue, this.postNames(), Date.now());
       if (next.run === undefined) {
         clearTimeout(this.timer);
         if (next.wakeInMs !== undefined) this.timer = setTimeout(() => this.kick(), Math.max(10, next.wakeInMs));
@@ -246,7 +267,7 @@ export class Hooks {
 
   /** Records a failed run (retry later or dead letter) and reports it. */
   async recordFailure(entry, failure, retryAfterMs, error) {
-    const r = hooksAfterFailure(entry, failure, retryAfterMs, this.client.options?.hookRetryBaseMs, Date.now());
+    const r = hookRule(4, entry, failure, retryAfterMs, this.client.options?.hookRetryBaseMs, Date.now());
     await this.store.putHookEntry(r.entry);
     const report = { ...view(r.entry), error: error ?? failure, dead: r.dead, retryInMs: r.retryInMs };
     this.emit("error", report);
@@ -282,7 +303,7 @@ export class Hooks {
     for (;;) {
       if (this.closed) return out;
       const queue = await this.store.hookQueue();
-      const next = hooksNextOnline(queue, await this.store.minOutboxSeq(), Date.now());
+      const next = hookRule(3, queue, await this.store.minOutboxSeq(), Date.now());
       if (next.state !== "run") {
         out.waiting = next.state === "idle" ? null : next.state;
         clearTimeout(this.onlineTimer);
@@ -327,7 +348,7 @@ export class Hooks {
 
   /** Queue lengths and failures: `{ postQueued, onlineQueued, failed, retrying, waitingForHandler, running }`. */
   async status() {
-    const s = hooksStatus(await this.store.hookQueue(), this.postNames());
+    const s = hookRule(6, await this.store.hookQueue(), this.postNames());
     return { ...s, running: this.draining !== null, runner: this.isRunner() };
   }
 
@@ -345,7 +366,7 @@ export class Hooks {
   async retry(id) {
     const e = await this.store.hookEntry(Number(id));
     if (!e) throw xrmError("RecordNotFound", `hooks.retry: no queue entry ${id}`);
-    await this.store.putHookEntry(hooksRevive(e));
+    await this.store.putHookEntry(hookRule(5, e));
     if (e.kind === "post") this.kick();
     else if (this.client.network.available()) this.client.sync?.upload().catch(() => {});
   }

@@ -151,6 +151,24 @@ export function writeAll(db, stores, ops, result, what, mapError) {
   );
 }
 
+/**
+ * `writeAll` of an offline create that Rust made as ONE JSON text `{stores, ops, result, pk}` (one string crosses
+ * instead of objects built property by property): ops are the row, its outbox entry, the post-hook entries, the
+ * write stamp. The row is in the text once: the outbox entry's `changes` (the row without its primary id `pk`) and
+ * each post-hook entry's `record` (the row) come as null and are made here. Returns `[promise, ops]`: by then the
+ * transaction is open, the ops are placed and the commit is asked for (the ops are for the query cache).
+ */
+export function writeCreate(db, text, what, mapError) {
+  const w = JSON.parse(text);
+  const ops = w.ops;
+  const row = ops[0].add;
+  const changes = {};
+  for (const k in row) if (k !== w.pk) changes[k] = row[k];
+  ops[1].add.changes = changes;
+  for (let i = 2; i < ops.length - 1; i++) ops[i].add.record = row;
+  return [writeAll(db, w.stores, ops, w.result, what, mapError), ops];
+}
+
 async function commitOps(db, stores, ops) {
   const tx = db.transaction(stores, "readwrite");
   const finished = done(tx);

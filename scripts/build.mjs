@@ -79,7 +79,7 @@ const INTERNAL_PROPS = new RegExp(
     "isRunner", "knownSets", "lastCheckOk", "leaderName", "lockName", "offlineApiAt", "onBrowserNetwork",
     "onNetworkError", "onlineTimer", "parameterValue", "postNames", "recordFailure", "releaseLeader", "retryDelay",
     "runOnline", "runPost", "setCache", "uploadTimer", "reindex", "offlineApi", "onlineApi", "kick", "emit",
-    "channel", "listeners", "exchange",
+    "channel", "listeners", "exchange", "writeAfterPre", "writeNow", "postHooksOf",
   ].join("|")})$`,
 );
 const { build } = await import("esbuild");

@@ -163,6 +163,94 @@ async fn tables_outside_the_profile_are_refused() {
     s.delete_database().await.unwrap();
 }
 
+fn keys(v: &JsValue) -> Vec<String> {
+    js_sys::Object::keys(v.unchecked_ref::<js_sys::Object>()).iter().map(|k| k.as_string().unwrap()).collect()
+}
+
+fn text(v: &JsValue) -> String {
+    js_sys::JSON::stringify(v).unwrap().as_string().unwrap()
+}
+
+/// What a create stores, field by field: the row (validated and converted: a lookup as `_x_value` and its
+/// annotations, the id lower case, columns in sorted order), its outbox entry (`changes`: the row without its
+/// primary id; keys in the same order as ever) and a post-hook entry per hook (`record`: the row). The create path
+/// sends the row across once and builds `changes` and `record` from it in `js/idb.js` `writeCreate`: this guards
+/// that the three still hold the same data.
+#[wasm_bindgen_test]
+async fn a_create_stores_its_row_outbox_entry_and_hook_entries_from_one_validated_row() {
+    let s = open(ORG, USER_A, &unique("create-shape"), &["account", "contact"], "{}").await;
+    let acc = "a0000000-0000-0000-0000-0000000000c1";
+    s.create_record(
+        "account".into(),
+        js(&format!(r#"{{"accountid": "{acc}", "name": "Parent"}}"#)),
+        JsValue::NULL,
+        None,
+    )
+    .await
+    .unwrap();
+    let input = format!(
+        r#"{{"telephone1": "555 \"x\" \u00e9 \ud83d\ude00", "fullname": "Ana", "birthdate": "1990-05-17T08:30:00.000+02:00",
+            "parentcustomerid": {{"logicalname": "account", "id": "{}", "name": "Parent"}}, "jobtitle": null,
+            "statecode": 0}}"#,
+        acc.to_uppercase()
+    );
+    let r = s.create_record("contact".into(), js(&input), js(r#"["h1", "h2"]"#), Some(1)).await.unwrap();
+    let id = get(&r, "id").as_string().unwrap();
+    assert_eq!(get(&r, "entityType").as_string().as_deref(), Some("contact"));
+    assert_eq!(keys(&r), vec!["entityType", "id"]);
+
+    let entries: js_sys::Array = s.outbox().await.unwrap().dyn_into().unwrap();
+    assert_eq!(entries.length(), 2);
+    let entry = entries.get(1);
+    assert_eq!(keys(&entry), vec!["action", "changes", "id", "queuedOn", "table", "seq"]);
+    assert_eq!(get(&entry, "action").as_string().as_deref(), Some("create"));
+    assert_eq!(get(&entry, "table").as_string().as_deref(), Some("contact"));
+    assert_eq!(get(&entry, "id").as_string(), Some(id.clone()));
+    let queued = get(&entry, "queuedOn").as_string().unwrap();
+    assert!(queued.len() == 24 && queued.ends_with('Z'), "queuedOn as Date.toISOString writes it: {queued}");
+    let changes = get(&entry, "changes");
+    assert_eq!(
+        keys(&changes),
+        vec![
+            "_parentcustomerid_value",
+            "_parentcustomerid_value@Microsoft.Dynamics.CRM.associatednavigationproperty",
+            "_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname",
+            "_parentcustomerid_value@OData.Community.Display.V1.FormattedValue",
+            "birthdate",
+            "fullname",
+            "jobtitle",
+            "statecode",
+            "telephone1",
+        ]
+    );
+    assert_eq!(get(&changes, "_parentcustomerid_value").as_string().as_deref(), Some(acc));
+    assert_eq!(get(&changes, "birthdate").as_string().as_deref(), Some("1990-05-17T06:30:00Z"));
+    assert_eq!(get(&changes, "telephone1").as_string().as_deref(), Some("555 \"x\" \u{e9} \u{1f600}"));
+    assert!(get(&changes, "jobtitle").is_null());
+
+    let queue: js_sys::Array = s.hook_queue().await.unwrap().dyn_into().unwrap();
+    assert_eq!(queue.length(), 2);
+    for (i, name) in ["h1", "h2"].iter().enumerate() {
+        let e = queue.get(i as u32);
+        assert_eq!(get(&e, "name").as_string().as_deref(), Some(*name));
+        assert_eq!(get(&e, "id").as_string(), Some(id.clone()));
+        assert_eq!(get(&e, "depth").as_f64(), Some(1.0));
+        assert!(get(&e, "previous").is_null());
+        let record = get(&e, "record");
+        // The row: the changes plus the primary id, in sorted order.
+        let mut expected = keys(&changes);
+        expected.insert(expected.iter().position(|k| k.as_str() > "contactid").unwrap(), "contactid".into());
+        assert_eq!(keys(&record), expected);
+        assert_eq!(get(&record, "contactid").as_string(), Some(id.clone()));
+        js_sys::Reflect::delete_property(record.unchecked_ref::<js_sys::Object>(), &"contactid".into()).unwrap();
+        assert_eq!(text(&record), text(&changes));
+    }
+    let row =
+        s.retrieve_record("contact".into(), id.clone(), Some("?$select=fullname,telephone1".into())).await.unwrap();
+    assert_eq!(get(&row, "telephone1").as_string().as_deref(), Some("555 \"x\" \u{e9} \u{1f600}"));
+    s.delete_database().await.unwrap();
+}
+
 /// Deterministic pseudo-random numbers for the differential test.
 fn lcg(seed: &mut u64) -> u64 {
     *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);

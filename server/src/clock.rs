@@ -70,6 +70,14 @@ pub fn format_rfc3339(ms: i64) -> String {
 
 /// `11/27/2026 9:10 PM`: the en-US formatted value Dataverse returns for a date-time.
 pub fn format_display(ms: i64) -> String {
+    let mut s = String::with_capacity(20);
+    write_display(ms, &mut s);
+    s
+}
+
+/// [`format_display`] appended to `out` (collection pages format thousands of dates).
+pub fn write_display(ms: i64, out: &mut String) {
+    use std::fmt::Write;
     let secs = ms.div_euclid(1000);
     let (y, m, d) = civil_from_days(secs.div_euclid(86400));
     let rem = secs.rem_euclid(86400);
@@ -80,7 +88,8 @@ pub fn format_display(ms: i64) -> String {
         12 => (12, "PM"),
         _ => (h - 12, "PM"),
     };
-    format!("{m}/{d}/{y} {h12}:{min:02} {ampm}")
+    // Writing into a String cannot fail.
+    let _ = write!(out, "{m}/{d}/{y} {h12}:{min:02} {ampm}");
 }
 
 /// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS[.fff]]` with `Z`, `+hh:mm` or no zone (UTC).

@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod faults;
+pub mod fxhash;
 pub mod http;
 pub mod meta;
 pub mod seed;

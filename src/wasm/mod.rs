@@ -6,7 +6,7 @@
 //!
 //! - [`Engine`]: queries over rows held by the caller (no storage).
 //! - `loadProfile`, `lintProfile`: profiles for the client and for authors (`profile.rs`).
-//! - `hooks*` functions: the offline workflow hook rules for `js/hooks.js` (`hooks/`).
+//! - `hookRule`: the offline workflow hook rules for `js/hooks.js`, one export numbered by rule (`hooks/`).
 //! - [`OfflineStore`]: the IndexedDB offline store behind `Xrm.WebApi.offline` (`store/`).
 
 mod context;

@@ -8,8 +8,10 @@ pub mod metadata;
 pub mod paging;
 pub mod prefer;
 pub mod query;
+pub mod rowplan;
 pub mod shape;
 pub mod source;
+pub mod stored;
 pub mod whoami;
 pub mod write;
 

@@ -22,10 +22,12 @@ use xrm_offline::schema::{Schema, TableDef};
 use super::crud::{context_url, into_etag, with_etag};
 use super::error::{ApiError, ApiResult};
 use super::paging::{self, Cookie};
+use super::rowplan::RowPlan;
 use super::shape::{Cols, Shaper};
+use super::stored::RawRow;
 use super::{source, Ctx};
 use crate::http::{Request, Response};
-use crate::store::Db;
+use crate::store::{Db, StoredText};
 
 /// Dataverse's default and largest page.
 pub const MAX_PAGE: usize = 5000;
@@ -33,11 +35,18 @@ const CHUNK: usize = 1000;
 
 /// A page of results before shaping.
 struct Page {
-    /// Stored rows (with etag) in result order, each with the engine's extra keys (expands, link-entities).
-    rows: Vec<Row>,
+    rows: PageRows,
     count: Option<usize>,
     more: bool,
     cookie: Cookie,
+}
+
+/// The rows of a page, in result order.
+enum PageRows {
+    /// Stored rows (with etag), each with the engine's extra keys (expands, link-entities).
+    Maps(Vec<Row>),
+    /// Stored rows as stored (pages of whole rows without filter or expand): written from their text.
+    Stored(Vec<StoredText>),
 }
 
 /// `GET <set>?...`.
@@ -176,19 +185,43 @@ pub fn collection(ctx: &Ctx<'_>, db: &mut Db, table: &TableDef, req: &Request) -
     }
     // Written straight into the response body, row by row, in the member order a `Map` would serialize: no tree of
     // the whole page is built (a 5,000-row page with annotations is several MB of small allocations).
-    let mut out = Vec::with_capacity(page.rows.len().saturating_mul(1024) + 1024);
+    let mut out = match &page.rows {
+        PageRows::Maps(rows) => Vec::with_capacity(rows.len().saturating_mul(1024) + 1024),
+        // Annotations make a row up to about 4 times its stored JSON.
+        PageRows::Stored(texts) => {
+            let stored: usize = texts.iter().map(|t| t.text.len() + 16).sum();
+            Vec::with_capacity(if shaper.wants().any { stored * 4 } else { stored + stored / 4 } + 1024)
+        }
+    };
     out.push(b'{');
     write_members(&mut out, &body);
     if !body.is_empty() {
         out.push(b',');
     }
     out.extend_from_slice(b"\"value\":[");
-    shaper.prefetch_names(table, &page.rows, cols.clone());
-    for (i, r) in page.rows.into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
+    match page.rows {
+        PageRows::Maps(rows) => {
+            shaper.prefetch_names(table, &rows, cols.clone());
+            for (i, r) in rows.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                shaper.write_row(table, &r, cols.clone(), &mut out);
+            }
         }
-        shaper.write_row(table, &r, cols.clone(), &mut out);
+        PageRows::Stored(texts) => {
+            let plan = RowPlan::new(table, cols.clone(), shaper.wants());
+            let rows: Vec<RawRow> = texts.iter().map(|t| RawRow::parse(&t.text)).collect();
+            let filled = plan.fill(&rows);
+            shaper.fetch_names(plan.wanted_names(&filled, rows.len(), &shaper));
+            let mut scratch = String::new();
+            for (i, t) in texts.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                plan.write(&shaper, &rows, &filled, i, t.version, &mut out, &mut scratch);
+            }
+        }
     }
     out.push(b']');
     if !tail.is_empty() {
@@ -340,41 +373,89 @@ fn stream_page(
     let keys_only = q.filter.is_none()
         && q.expands.is_empty()
         && matches!(&q.columns, Columns::Some(c) if c.iter().all(|c| c == pid));
+    if q.filter.is_none() && q.expands.is_empty() && q.joins.is_empty() {
+        // Every row in key order: the page and one more (to know whether more follow), written from the stored
+        // text without decoding it into maps.
+        let limit = want.saturating_add(1);
+        let mut texts = if keys_only {
+            db.scan_keys(&table.logical_name, pid, &access, after.as_deref(), limit)?
+        } else {
+            db.scan_text(&table.logical_name, &access, after.as_deref(), limit)?
+        };
+        let mut more = false;
+        if texts.len() > want {
+            texts.truncate(want);
+            more = !top_bound;
+        }
+        let id_of = |t: Option<&StoredText>| {
+            t.and_then(|t| match RawRow::parse(&t.text).get(pid).map(super::stored::Scalar::of) {
+                Some(super::stored::Scalar::Str(s)) => Some(s.into_owned()),
+                _ => None,
+            })
+        };
+        cookie.first = id_of(texts.first());
+        cookie.last = id_of(texts.last());
+        return Ok(Page { rows: PageRows::Stored(texts), count: None, more, cookie });
+    }
+    // Without `$expand` the matches are written from their stored text (decoded only for the filter).
+    let plain = q.expands.is_empty();
+    let mut texts: Vec<StoredText> = Vec::new();
+    let (mut first, mut last): (Option<String>, Option<String>) = (None, None);
     'scan: loop {
         let chunk = match &keys {
             Some(ids) => {
                 let start = after.as_deref().map_or(0, |a| ids.partition_point(|id| id.as_str() <= a));
-                let mut rows = db.get_many(&table.logical_name, &access, &ids[start..])?;
+                let mut rows = db.get_many_text(&table.logical_name, &access, &ids[start..])?;
                 rows.sort_unstable_by(|a, b| a.id.cmp(&b.id));
                 rows
             }
-            None if keys_only => db.scan_keys(&table.logical_name, pid, &access, after.as_deref(), CHUNK)?,
-            None => db.scan(&table.logical_name, &access, after.as_deref(), CHUNK)?,
+            None => db.scan_text(&table.logical_name, &access, after.as_deref(), CHUNK)?,
         };
         let n = if keys.is_some() { 0 } else { chunk.len() };
-        for r in chunk {
-            after = Some(r.id.clone());
-            let row = into_etag(r);
+        for t in chunk {
+            let row = with_etag_text(&t);
             let ok = match &q.filter {
                 Some(f) => matches(ctx.schema(), &table.logical_name, f, &row, &aux, &ectx)?,
                 None => true,
             };
+            after = Some(t.id.clone());
             if ok {
-                if matched.len() >= want {
+                if matched.len() + texts.len() >= want {
                     more = !top_bound;
                     break 'scan;
                 }
-                matched.push(row);
+                let id = row.get(pid).and_then(Value::as_str).map(str::to_string);
+                if first.is_none() && matched.is_empty() && texts.is_empty() {
+                    first = id.clone();
+                }
+                last = id;
+                if plain {
+                    texts.push(t);
+                } else {
+                    matched.push(row);
+                }
             }
         }
         if n < CHUNK {
             break;
         }
     }
-    cookie.first = matched.first().and_then(|r| r.get(pid)).and_then(Value::as_str).map(str::to_string);
-    cookie.last = matched.last().and_then(|r| r.get(pid)).and_then(Value::as_str).map(str::to_string);
+    cookie.first = first;
+    cookie.last = last;
+    if plain {
+        return Ok(Page { rows: PageRows::Stored(texts), count: None, more, cookie });
+    }
     let rows = merge_projection(ctx, db, table, q, matched)?;
-    Ok(Page { rows, count: None, more, cookie })
+    Ok(Page { rows: PageRows::Maps(rows), count: None, more, cookie })
+}
+
+/// A stored row decoded (as the engine reads it), `@odata.etag` first, as [`into_etag`] builds it.
+fn with_etag_text(t: &StoredText) -> Row {
+    let data = match serde_json::from_str(&t.text) {
+        Ok(Value::Object(o)) => o,
+        _ => Map::new(),
+    };
+    into_etag(crate::store::StoredRow { id: String::new(), data, version: t.version, owner: None, business_unit: None })
 }
 
 fn whole_page(
@@ -445,7 +526,12 @@ fn whole_page(
         .collect();
     cookie.first = rows.first().and_then(|r| r.get(&pid)).and_then(Value::as_str).map(str::to_string);
     cookie.last = rows.last().and_then(|r| r.get(&pid)).and_then(Value::as_str).map(str::to_string);
-    Ok(Page { rows, count: if q.count { Some(result.count.unwrap_or(total)) } else { None }, more, cookie })
+    Ok(Page {
+        rows: PageRows::Maps(rows),
+        count: if q.count { Some(result.count.unwrap_or(total)) } else { None },
+        more,
+        cookie,
+    })
 }
 
 /// `GET <set>?$deltatoken=...`: rows changed since the token (current state) and `$deletedEntity` entries.

@@ -3,15 +3,19 @@
 //! value they describe as Dataverse does.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 use xrm_offline::schema::{AttributeDef, AttributeType, TableDef};
 
 use super::prefer::{ASSOCIATED_NAV, FORMATTED, LOOKUP_LOGICAL_NAME};
+use super::stored::{RawRow, Scalar};
 use super::Ctx;
 use crate::clock;
+use crate::fxhash::FxHashMap;
 use crate::store::{Access, Db};
+
+/// Primary names of lookup targets: table -> id -> name (`None`: no such row or no name).
+pub type Names = FxHashMap<String, FxHashMap<String, Option<String>>>;
 
 /// Which columns to return.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,18 +32,23 @@ pub enum Cols<'a> {
 pub struct Shaper<'a, 'c> {
     ctx: &'a Ctx<'c>,
     db: &'a Db,
-    /// Primary names of lookup targets: table -> id -> name (`None`: no such row or no name).
-    names: RefCell<HashMap<String, HashMap<String, Option<String>>>>,
+    /// Primary names of lookup targets, read once per response.
+    names: RefCell<Names>,
     /// The annotations the request asks for, decided once per response (not per column of every row).
     wants: Wants,
 }
 
+/// The annotations a response carries.
 #[derive(Debug, Clone, Copy)]
-struct Wants {
-    any: bool,
-    formatted: bool,
-    nav: bool,
-    logical: bool,
+pub struct Wants {
+    /// Any annotation at all.
+    pub any: bool,
+    /// `OData.Community.Display.V1.FormattedValue`.
+    pub formatted: bool,
+    /// `Microsoft.Dynamics.CRM.associatednavigationproperty`.
+    pub nav: bool,
+    /// `Microsoft.Dynamics.CRM.lookuplogicalname`.
+    pub logical: bool,
 }
 
 /// One annotation of a column: `<key>@<term>` and its value.
@@ -57,7 +66,17 @@ impl<'a, 'c> Shaper<'a, 'c> {
             nav: p.wants(ASSOCIATED_NAV),
             logical: p.wants(LOOKUP_LOGICAL_NAME),
         };
-        Shaper { ctx, db, names: RefCell::new(HashMap::new()), wants }
+        Shaper { ctx, db, names: RefCell::new(Names::default()), wants }
+    }
+
+    /// The annotations this response carries.
+    pub fn wants(&self) -> Wants {
+        self.wants
+    }
+
+    /// The context of the response.
+    pub fn ctx(&self) -> &'a Ctx<'c> {
+        self.ctx
     }
 
     /// One row of `table`.
@@ -207,7 +226,7 @@ impl<'a, 'c> Shaper<'a, 'c> {
             .into_iter()
             .filter(|a| a.attribute_type.is_lookup() && !matches!(cols, Cols::Present))
             .collect();
-        let mut wanted: HashMap<String, Vec<String>> = HashMap::new();
+        let mut wanted: FxHashMap<String, Vec<String>> = FxHashMap::default();
         {
             let names = self.names.borrow();
             for a in &lookups {
@@ -227,12 +246,17 @@ impl<'a, 'c> Shaper<'a, 'c> {
                 }
             }
         }
+        self.fetch_names(wanted);
+    }
+
+    /// Reads the primary names of these lookup values (target table -> ids), one query per table, into the cache.
+    pub fn fetch_names(&self, wanted: FxHashMap<String, Vec<String>>) {
         for (target, mut ids) in wanted {
             ids.sort_unstable();
             ids.dedup();
             let Some(t) = self.ctx.schema().table(&target) else { continue };
-            let Some(pn) = t.primary_name_attribute.clone() else { continue };
-            let Ok(found) = self.db.get_many(&t.logical_name, &Access::All, &ids) else { continue };
+            let Some(pn) = t.primary_name_attribute.as_deref() else { continue };
+            let Ok(found) = self.db.get_many_text(&t.logical_name, &Access::All, &ids) else { continue };
             let mut names = self.names.borrow_mut();
             let cache = names.entry(target).or_default();
             // Ids with no row (or no name) are remembered as nameless, as a single read would find.
@@ -240,8 +264,33 @@ impl<'a, 'c> Shaper<'a, 'c> {
                 cache.entry(id).or_insert(None);
             }
             for r in found {
-                cache.insert(r.id, r.data.get(&pn).and_then(Value::as_str).map(str::to_string));
+                let name = RawRow::parse(&r.text).get(pn).map(Scalar::of).and_then(|s| match s {
+                    Scalar::Str(n) => Some(n.into_owned()),
+                    _ => None,
+                });
+                cache.insert(r.id, name);
             }
+        }
+    }
+
+    /// Whether the cache already holds the name of `id` in `table`.
+    pub fn has_name(&self, table: &str, id: &str) -> bool {
+        self.names.borrow().get(table).is_some_and(|m| m.contains_key(id))
+    }
+
+    /// Calls `f` with the primary name of row `id` of `table` when it has one (from the cache, else read).
+    pub fn with_name(&self, table: &str, id: &str, f: impl FnOnce(&str)) {
+        {
+            let names = self.names.borrow();
+            if let Some(found) = names.get(table).and_then(|m| m.get(id)) {
+                if let Some(n) = found {
+                    f(n);
+                }
+                return;
+            }
+        }
+        if let Some(n) = self.lookup_name(table, id) {
+            f(&n);
         }
     }
 
@@ -268,7 +317,7 @@ fn etag_of(row: &Map<String, Value>) -> Option<Value> {
 }
 
 /// The columns to write, each once, in order.
-fn attrs_of<'t>(table: &'t TableDef, row: &Map<String, Value>, cols: Cols<'_>) -> Vec<&'t AttributeDef> {
+pub(super) fn attrs_of<'t>(table: &'t TableDef, row: &Map<String, Value>, cols: Cols<'_>) -> Vec<&'t AttributeDef> {
     match cols {
         Cols::All => table.attributes.iter().filter(|a| !matches!(a.attribute_type, AttributeType::Other(_))).collect(),
         Cols::Some(list) => {
@@ -295,7 +344,7 @@ fn extras<'r>(table: &'r TableDef, row: &'r Map<String, Value>) -> impl Iterator
 }
 
 /// Writes `,` (unless first) and `"<parts joined>":`, escaped as serde_json escapes strings.
-fn member(out: &mut Vec<u8>, first: &mut bool, parts: &[&str]) {
+pub(super) fn member(out: &mut Vec<u8>, first: &mut bool, parts: &[&str]) {
     if !*first {
         out.push(b',');
     }
@@ -312,61 +361,95 @@ fn member(out: &mut Vec<u8>, first: &mut bool, parts: &[&str]) {
     out.extend_from_slice(b"\":");
 }
 
-fn write_value(out: &mut Vec<u8>, v: &Value) {
+pub(super) fn write_value(out: &mut Vec<u8>, v: &Value) {
     // Writing into a Vec cannot fail and a JSON value always serializes.
     let _ = serde_json::to_writer(&mut *out, v);
 }
 
 /// The en-US formatted value of a column value, as Dataverse returns it.
 pub fn formatted(a: &AttributeDef, value: &Value) -> Option<String> {
+    let mut s = String::new();
+    format_into(a, &Scalar::of_value(value), &mut s).then_some(s)
+}
+
+/// Appends the formatted value of `v` to `out`; false (and nothing written) when the column has none.
+pub fn format_into(a: &AttributeDef, v: &Scalar<'_>, out: &mut String) -> bool {
+    use std::fmt::Write;
+    // Writing into a String cannot fail.
     match &a.attribute_type {
         t if t.is_option_set() => {
-            value.as_i64().map(|v| a.option_label(v).map(str::to_string).unwrap_or_else(|| v.to_string()))
+            let Some(n) = v.as_i64() else { return false };
+            match a.option_label(n) {
+                Some(label) => out.push_str(label),
+                None => {
+                    let _ = write!(out, "{n}");
+                }
+            }
         }
-        AttributeType::Boolean => value.as_bool().map(|b| if b { "Yes" } else { "No" }.to_string()),
-        AttributeType::DateTime => value.as_str().and_then(clock::parse_rfc3339).map(clock::format_display),
-        AttributeType::Money => value.as_f64().map(|v| {
-            let s = group(&format!("{:.2}", v.abs()));
-            if v < 0.0 {
-                format!("-${s}")
-            } else {
-                format!("${s}")
+        AttributeType::Boolean => {
+            let Some(b) = v.as_bool() else { return false };
+            out.push_str(if b { "Yes" } else { "No" });
+        }
+        AttributeType::DateTime => {
+            let Some(ms) = v.as_str().and_then(clock::parse_rfc3339) else { return false };
+            clock::write_display(ms, out);
+        }
+        AttributeType::Money | AttributeType::Decimal | AttributeType::Double => {
+            let Some(f) = v.as_f64() else { return false };
+            if f < 0.0 {
+                out.push('-');
             }
-        }),
-        AttributeType::Integer | AttributeType::BigInt => value.as_i64().map(|v| {
-            let s = group(&v.abs().to_string());
-            if v < 0 {
-                format!("-{s}")
-            } else {
-                s
+            if a.attribute_type == AttributeType::Money {
+                out.push('$');
             }
-        }),
-        AttributeType::Decimal | AttributeType::Double => value.as_f64().map(|v| {
-            let s = group(&format!("{:.2}", v.abs()));
-            if v < 0.0 {
-                format!("-{s}")
-            } else {
-                s
+            let start = out.len();
+            write_fixed2(f.abs(), out);
+            group_in_place(out, start);
+        }
+        AttributeType::Integer | AttributeType::BigInt => {
+            let Some(n) = v.as_i64() else { return false };
+            if n < 0 {
+                out.push('-');
             }
-        }),
-        _ => None,
+            let start = out.len();
+            // As `abs` behaves in the release build (i64::MIN stays itself).
+            let _ = write!(out, "{}", n.wrapping_abs());
+            group_in_place(out, start);
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// `format!("{:.2}", f)` for `f >= 0`. When `f * 100` is a whole number below 2^52, the exact value of `f` is
+/// within half a unit in the last place of that number, so `{:.2}` prints it: written from the integer (money
+/// and quantities usually are whole cents), without the float formatter's exact (bignum) path.
+fn write_fixed2(f: f64, out: &mut String) {
+    use std::fmt::Write;
+    let cents = f * 100.0;
+    if cents.fract() == 0.0 && (0.0..4_503_599_627_370_496.0).contains(&cents) {
+        let c = cents as u64;
+        let _ = write!(out, "{}.{:02}", c / 100, c % 100);
+    } else {
+        let _ = write!(out, "{f:.2}");
+    }
+}
+
+/// Groups the integer part of the number written from `start` in thousands: `1234567.50` -> `1,234,567.50`.
+fn group_in_place(out: &mut String, start: usize) {
+    let end = out[start..].find('.').map_or(out.len(), |i| start + i);
+    let mut i = end - start;
+    while i > 3 {
+        i -= 3;
+        out.insert(start + i, ',');
     }
 }
 
 /// `1234567.50` -> `1,234,567.50`.
+#[cfg(test)]
 fn group(s: &str) -> String {
-    let (int, frac) = s.split_once('.').map(|(i, f)| (i, Some(f))).unwrap_or((s, None));
-    let mut out = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if let Some(f) = frac {
-        out.push('.');
-        out.push_str(f);
-    }
+    let mut out = s.to_string();
+    group_in_place(&mut out, 0);
     out
 }
 
@@ -448,6 +531,27 @@ mod tests {
             }
         }
         assert!(compared > 1000, "compared {compared}");
+    }
+
+    #[test]
+    fn whole_cents_print_as_the_float_formatter_prints_them() {
+        let mut values =
+            vec![0.0, 0.07, 0.1, 0.125, 0.375, 1.005, 2.675, 3.0, 25.0, 75.5, 1234567.89, 1e14 + 0.25, 4.5e13];
+        let mut x = 0.001f64;
+        for i in 0..200_000u64 {
+            values.push((i as f64) / 100.0);
+            values.push((i as f64) * 0.37);
+            x = x * 1.37 + 0.013;
+            if x > 1e16 {
+                x = 0.001;
+            }
+            values.push(x);
+        }
+        for v in values {
+            let mut s = String::new();
+            write_fixed2(v, &mut s);
+            assert_eq!(s, format!("{v:.2}"), "{v}");
+        }
     }
 
     #[test]

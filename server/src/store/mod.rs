@@ -2,4 +2,4 @@
 
 pub mod sqlite;
 
-pub use sqlite::{Access, BulkRow, Db, DbResult, Store, StoredRow, Tombstone};
+pub use sqlite::{Access, BulkRow, Db, DbResult, Store, StoredRow, StoredText, Tombstone};

@@ -22,6 +22,17 @@ pub struct StoredRow {
     pub business_unit: Option<String>,
 }
 
+/// A row as stored, its data still JSON text (collection pages write it without decoding it into a map).
+#[derive(Debug, Clone)]
+pub struct StoredText {
+    /// Primary key (lower-case GUID).
+    pub id: String,
+    /// The row in Web API shape (no `@odata.etag`), as stored: JSON written by `serde_json`.
+    pub text: String,
+    /// Version of the last write.
+    pub version: i64,
+}
+
 /// Which rows of a table a reader may see.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Access {
@@ -293,8 +304,69 @@ impl Db {
         self.collect(&sql, args)
     }
 
-    /// As [`Db::scan`], without reading the rows' data: each row holds only its key, under `primary_id` (a
-    /// listing of ids, such as the first page of change tracking, decodes no stored JSON).
+    /// As [`Db::scan`], the data left as text.
+    pub fn scan_text(
+        &self,
+        tbl: &str,
+        access: &Access,
+        after: Option<&str>,
+        limit: usize,
+    ) -> DbResult<Vec<StoredText>> {
+        let (acc, acc_args) = access.sql();
+        let mut args: Vec<&dyn rusqlite::ToSql> = vec![&tbl];
+        let after_sql = match &after {
+            Some(a) => {
+                args.push(a);
+                " AND id > ?"
+            }
+            None => "",
+        };
+        for a in &acc_args {
+            args.push(a);
+        }
+        let limit = limit.min(i64::MAX as usize) as i64;
+        args.push(&limit);
+        let sql = format!("SELECT id, data, version FROM rows WHERE tbl = ?{after_sql}{acc} ORDER BY id LIMIT ?");
+        self.texts(&sql, &args, limit.clamp(0, 1024) as usize)
+    }
+
+    /// As [`Db::get_many`], the data left as text (in no particular order).
+    pub fn get_many_text(&self, tbl: &str, access: &Access, ids: &[String]) -> DbResult<Vec<StoredText>> {
+        let mut out = Vec::with_capacity(ids.len());
+        let (acc, acc_args) = access.sql();
+        for chunk in ids.chunks(500) {
+            let mut args: Vec<&dyn rusqlite::ToSql> = vec![&tbl];
+            for id in chunk {
+                args.push(id);
+            }
+            for a in &acc_args {
+                args.push(a);
+            }
+            let sql = format!(
+                "SELECT id, data, version FROM rows WHERE tbl = ? AND id IN ({}){acc}",
+                placeholders(chunk.len())
+            );
+            out.extend(self.texts(&sql, &args, chunk.len())?);
+        }
+        Ok(out)
+    }
+
+    fn texts(&self, sql: &str, args: &[&dyn rusqlite::ToSql], capacity: usize) -> DbResult<Vec<StoredText>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
+        let mut rows = stmt.query(args).map_err(err)?;
+        let mut out = Vec::with_capacity(capacity);
+        while let Some(r) = rows.next().map_err(err)? {
+            out.push(StoredText {
+                id: r.get(0).map_err(err)?,
+                text: r.get(1).map_err(err)?,
+                version: r.get(2).map_err(err)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// As [`Db::scan_text`], without reading the rows' data: each row's text is `{"<primary_id>":"<id>"}` (a
+    /// listing of ids, such as the first page of change tracking, reads no stored JSON).
     pub fn scan_keys(
         &self,
         tbl: &str,
@@ -302,30 +374,32 @@ impl Db {
         access: &Access,
         after: Option<&str>,
         limit: usize,
-    ) -> DbResult<Vec<StoredRow>> {
+    ) -> DbResult<Vec<StoredText>> {
         let (acc, acc_args) = access.sql();
-        let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(tbl.to_string())];
-        let after_sql = match after {
+        let mut args: Vec<&dyn rusqlite::ToSql> = vec![&tbl];
+        let after_sql = match &after {
             Some(a) => {
-                args.push(Box::new(a.to_string()));
+                args.push(a);
                 " AND id > ?"
             }
             None => "",
         };
-        args.extend(acc_args.into_iter().map(|a| -> Box<dyn rusqlite::ToSql> { Box::new(a) }));
-        args.push(Box::new(limit.min(i64::MAX as usize) as i64));
-        let sql = format!("SELECT id, version, owner, bu FROM rows WHERE tbl = ?{after_sql}{acc} ORDER BY id LIMIT ?");
+        for a in &acc_args {
+            args.push(a);
+        }
+        let limit = limit.min(i64::MAX as usize) as i64;
+        args.push(&limit);
+        let sql = format!("SELECT id, version FROM rows WHERE tbl = ?{after_sql}{acc} ORDER BY id LIMIT ?");
         let mut stmt = self.conn.prepare_cached(&sql).map_err(err)?;
-        let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|b| b.as_ref()).collect();
-        let rows = stmt
-            .query_map(refs.as_slice(), |r| {
-                let id: String = r.get(0)?;
-                let mut data = Map::with_capacity(1);
-                data.insert(primary_id.to_string(), Value::String(id.clone()));
-                Ok(StoredRow { id, data, version: r.get(1)?, owner: r.get(2)?, business_unit: r.get(3)? })
-            })
-            .map_err(err)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(err)
+        let mut rows = stmt.query(args.as_slice()).map_err(err)?;
+        let key = Value::from(primary_id).to_string();
+        let mut out = Vec::with_capacity(limit.clamp(0, 1024) as usize);
+        while let Some(r) = rows.next().map_err(err)? {
+            let id: String = r.get(0).map_err(err)?;
+            let text = format!("{{{key}:{}}}", Value::from(id.as_str()));
+            out.push(StoredText { id, text, version: r.get(1).map_err(err)? });
+        }
+        Ok(out)
     }
 
     /// Rows with these ids (for `$expand` and lookups' formatted values), visible under `access`.

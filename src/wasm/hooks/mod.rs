@@ -26,75 +26,42 @@ fn names(v: &JsValue) -> Result<BTreeSet<String>, JsValue> {
     Ok(set)
 }
 
-/// Checks a registration (`name`, `message` Create/Update/Delete, `stage` pre/post); throws an `InvalidArgument`
-/// error that says what to fix.
-#[wasm_bindgen(js_name = hooksCheckRegistration)]
-pub fn check_registration(name: &str, message: &str, stage: &str) -> Result<(), JsValue> {
-    hooks::check_registration(name, message, stage).map_err(|e| err_js(&e))
-}
-
-/// Throws `HookDepthExceeded` when a write at `depth` nests too deep.
-#[wasm_bindgen(js_name = hooksCheckDepth)]
-pub fn check_depth(depth: u32, what: &str) -> Result<(), JsValue> {
-    hooks::check_depth(depth, what).map_err(|e| err_js(&e))
-}
-
-/// `{ run?: seq, wakeInMs?: ms }`: the post entry to run next among `queue`, given the registered hook names.
-#[wasm_bindgen(js_name = hooksNextPost)]
-pub fn next_post(
-    queue: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "string[]")] registered: JsValue,
-    now_ms: f64,
-) -> Result<JsValue, JsValue> {
-    convert::to_js(&hooks::next_post(&entries(queue)?, &names(&registered)?, now_ms))
-}
-
-/// `{ state: "idle" | "run" | "waitingForUploads" | "waitingForRetry", seq?, wakeInMs? }`: the online entry to run
-/// next, given the smallest outbox `seq` left (undefined: the outbox is empty).
-#[wasm_bindgen(js_name = hooksNextOnline)]
-pub fn next_online(queue: JsValue, min_outbox_seq: Option<f64>, now_ms: f64) -> Result<JsValue, JsValue> {
-    let min = min_outbox_seq.map(|m| m as u64);
-    convert::to_js(&hooks::next_online(&entries(queue)?, min, now_ms))
-}
-
-/// `{ entry, dead, retryInMs? }`: what a failed run (`failure`: `{message, errorCode?, errorName?, status?}`) does
-/// to `entry`; `retryAfterMs` is a floor for the wait (a server's Retry-After), `baseMs` the first wait (default
-/// 1 s).
-#[wasm_bindgen(js_name = hooksAfterFailure)]
-pub fn after_failure(
-    queued: JsValue,
-    failure: JsValue,
-    retry_after_ms: Option<f64>,
-    base_ms: Option<f64>,
-    now_ms: f64,
-) -> Result<JsValue, JsValue> {
-    let failure: Failure = crate::wasm::convert::from_value(failure).map_err(|e| bad_argument("failure", e))?;
-    let base = base_ms.map_or(hooks::BASE_DELAY_MS, |b| b.max(0.0) as u64);
-    let retry_after = retry_after_ms.map(|m| m.max(0.0) as u64);
-    let r = hooks::after_failure(&entry(queued)?, failure, retry_after, base, now_ms);
-    convert::to_js(&r)
-}
-
-/// The entry made pending again with no attempts (`hooks.retry(id)`).
-#[wasm_bindgen(js_name = hooksRevive)]
-pub fn revive(queued: JsValue) -> Result<JsValue, JsValue> {
-    convert::to_js(&hooks::revive(&entry(queued)?))
-}
-
-/// Queue lengths and failures: `{ postQueued, onlineQueued, failed, retrying, waitingForHandler }`.
-#[wasm_bindgen(js_name = hooksStatus)]
-pub fn status(
-    queue: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "string[]")] registered: JsValue,
-) -> Result<JsValue, JsValue> {
-    convert::to_js(&hooks::status(&entries(queue)?, &names(&registered)?))
-}
-
-/// The limits the rules use: `{ maxDepth, maxAttempts }`.
-#[wasm_bindgen(js_name = hooksLimits)]
-pub fn limits() -> JsValue {
-    convert::object(&[
-        ("maxDepth", JsValue::from_f64(hooks::MAX_DEPTH as f64)),
-        ("maxAttempts", JsValue::from_f64(hooks::MAX_ATTEMPTS as f64)),
-    ])
+/// The rule `js/hooks.js` asks for, by number, with its arguments (one export instead of one per rule: each export
+/// costs a shim in the wasm and a wrapper in the bindings; docs/PERFORMANCE.md "Size"):
+/// - 0 `(name, message, stage)`: checks a registration (`message` Create/Update/Delete, `stage` pre/post); throws an
+///   `InvalidArgument` error that says what to fix.
+/// - 1 `(depth, what)`: throws `HookDepthExceeded` when a write at `depth` nests too deep.
+/// - 2 `(queue, registered, nowMs)`: `{ run?: seq, wakeInMs?: ms }`, the post entry to run next among `queue`, given
+///   the registered hook names.
+/// - 3 `(queue, minOutboxSeq, nowMs)`: `{ state: "idle" | "run" | "waitingForUploads" | "waitingForRetry", seq?,
+///   wakeInMs? }`, the online entry to run next, given the smallest outbox `seq` left (undefined: the outbox is
+///   empty).
+/// - 4 `(entry, failure, retryAfterMs, baseMs, nowMs)`: `{ entry, dead, retryInMs? }`, what a failed run (`failure`:
+///   `{message, errorCode?, errorName?, status?}`) does to `entry`; `retryAfterMs` is a floor for the wait (a
+///   server's Retry-After), `baseMs` the first wait (default 1 s).
+/// - 5 `(entry)`: the entry made pending again with no attempts (`hooks.retry(id)`).
+/// - 6 `(queue, registered)`: queue lengths and failures, `{ postQueued, onlineQueued, failed, retrying,
+///   waitingForHandler }`.
+///
+/// Numbers that are not numbers read as absent; `js/hooks.js` passes the texts as strings.
+#[wasm_bindgen(js_name = hookRule)]
+pub fn rule(op: u32, a: JsValue, b: JsValue, c: JsValue, d: JsValue, e: JsValue) -> Result<JsValue, JsValue> {
+    let text = |v: &JsValue| v.as_string().unwrap_or_default();
+    let now = |v: &JsValue| v.as_f64().unwrap_or_else(js_sys::Date::now);
+    let done = |r: Result<(), crate::Error>| r.map(|()| JsValue::UNDEFINED).map_err(|e| err_js(&e));
+    match op {
+        0 => done(hooks::check_registration(&text(&a), &text(&b), &text(&c))),
+        1 => done(hooks::check_depth(a.as_f64().unwrap_or(0.0) as u32, &text(&b))),
+        2 => convert::to_js(&hooks::next_post(&entries(a)?, &names(&b)?, now(&c))),
+        3 => convert::to_js(&hooks::next_online(&entries(a)?, b.as_f64().map(|m| m as u64), now(&c))),
+        4 => {
+            let failure: Failure = convert::from_value(b).map_err(|e| bad_argument("failure", e))?;
+            let base = d.as_f64().map_or(hooks::BASE_DELAY_MS, |b| b.max(0.0) as u64);
+            let retry_after = c.as_f64().map(|m| m.max(0.0) as u64);
+            convert::to_js(&hooks::after_failure(&entry(a)?, failure, retry_after, base, now(&e)))
+        }
+        5 => convert::to_js(&hooks::revive(&entry(a)?)),
+        6 => convert::to_js(&hooks::status(&entries(a)?, &names(&b)?)),
+        _ => Err(bad_argument("hook rule", op)),
+    }
 }

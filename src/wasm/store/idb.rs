@@ -105,6 +105,11 @@ extern "C" {
         map_error: &Function,
     ) -> js_sys::Promise;
 
+    /// `writeAll` of the offline create in `text` (see `create_text` in mod.rs): returns `[promise, ops]` once the
+    /// transaction is opened, the ops placed and the commit asked for.
+    #[wasm_bindgen(js_name = writeCreate, catch)]
+    pub fn write_create(db: &JsValue, text: &str, what: &str, map_error: &Function) -> Result<Array, JsValue>;
+
     /// Keeps, in place, the rows of a downloaded page that have a GUID primary id (lower-cased); returns how many.
     #[wasm_bindgen(js_name = keepRows)]
     pub fn keep_rows(rows: &Array, primary_id: &str) -> u32;

@@ -163,37 +163,101 @@ fn record_ref(table: &str, id: &str) -> JsValue {
     object(&[("entityType", JsValue::from_str(table)), ("id", JsValue::from_str(id))])
 }
 
-/// What an offline create writes: the stores, the ops (the row and its outbox entry made from one JSON text, then
-/// the post-hook entries) and the new row's id.
-fn create_ops(
+/// What an offline create writes, as ONE JSON text `{"stores": [...], "ops": [...], "result": {entityType, id},
+/// "pk": "<primary id column>"}` (`js/idb.js` `writeCreate` parses it and writes the ops in one transaction): the
+/// row, its outbox entry, an entry per post hook and the table's write stamp. One string crosses into JS instead of
+/// objects built property by property (each property a call across the boundary), serialized straight from the
+/// validated row; the row is in it once: the outbox entry's `changes` (the row without its primary id) and each
+/// post-hook entry's `record` (the row) are null here and made from the row by `writeCreate`. Returns the text and
+/// the stamp [`rowcache::committed`] needs once the write committed.
+fn create_text(
     inner: &Inner,
     table: &str,
     record: JsValue,
-    post_hooks: Vec<String>,
+    post_hooks: &[String],
     depth: u32,
-) -> Result<(Array, Array, String), JsValue> {
+) -> Result<(String, rowcache::Stamped), JsValue> {
     hooks::check_depth(depth, "createRecord").map_err(js_err)?;
     inner.require_offline(table)?;
     let record = from_js("record", record)?;
     let tables = &inner.tables;
     let w = prepare_create(&inner.schema, table, &record, &idb::new_id(), &|t| tables.contains(t)).map_err(js_err)?;
+    let pk = &inner.schema.require_table(table).map_err(js_err)?.primary_id_attribute;
     let store = table_store(table);
-    let hooked = (!post_hooks.is_empty()).then(|| Value::Object(w.row.clone()));
-    let queued_on = iso_now();
-    let text = serde_json::to_string(&json!([
-        { "store": store, "add": w.row },
-        { "store": OUTBOX, "add": { "table": table, "id": w.id, "action": "create", "changes": w.changes, "queuedOn": queued_on } },
-    ]))
-    .map_err(|e| bad_argument("record", e))?;
-    let ops: Array = js_sys::JSON::parse(&text)?.unchecked_into();
-    let mut names = vec![store.as_str(), OUTBOX];
-    if let Some(row) = hooked {
-        for o in hook_ops(&post_hooks, table, "Create", &w.id, row, Value::Null, depth)? {
-            ops.push(&o);
+    let (stamp, stamped) = rowcache::stamp_json(inner, table);
+    let mut out = Vec::with_capacity(1024);
+    out.extend_from_slice(b"{\"stores\":[");
+    json(&store, &mut out)?;
+    out.extend_from_slice(if post_hooks.is_empty() {
+        br#","outbox","meta"],"ops":[{"store":"# as &[u8]
+    } else {
+        br#","outbox","hookqueue","meta"],"ops":[{"store":"#
+    });
+    json(&store, &mut out)?;
+    out.extend_from_slice(br#","add":"#);
+    json(&w.row, &mut out)?;
+    // The outbox entry's keys in the order a `serde_json` map keeps them (sorted), as before.
+    out.extend_from_slice(br#"},{"store":"outbox","add":{"action":"create","changes":null,"id":"#);
+    json(&w.id, &mut out)?;
+    out.extend_from_slice(br#","queuedOn":"#);
+    json(&iso_now(), &mut out)?;
+    out.extend_from_slice(br#","table":"#);
+    json(&table, &mut out)?;
+    out.extend_from_slice(b"}}");
+    if !post_hooks.is_empty() {
+        let now = js_sys::Date::now();
+        for name in post_hooks {
+            let e = hooks::post_entry(name, table, "Create", &w.id, Value::Null, Value::Null, depth, now);
+            out.extend_from_slice(br#",{"store":"hookqueue","add":"#);
+            json(&e, &mut out)?;
+            out.push(b'}');
         }
-        names.push(HOOK_QUEUE);
     }
-    Ok((stores(&names), ops, w.id))
+    out.push(b',');
+    out.extend_from_slice(stamp.as_bytes());
+    out.extend_from_slice(br#"],"result":{"entityType":"#);
+    json(&table, &mut out)?;
+    out.extend_from_slice(br#","id":"#);
+    json(&w.id, &mut out)?;
+    out.extend_from_slice(br#"},"pk":"#);
+    json(pk, &mut out)?;
+    out.push(b'}');
+    // serde_json writes UTF-8, and the literals above are ASCII.
+    let text = String::from_utf8(out).map_err(|e| bad_argument("record", e))?;
+    Ok((text, stamped))
+}
+
+/// Appends `v` as JSON.
+fn json<T: serde::Serialize + ?Sized>(v: &T, out: &mut Vec<u8>) -> Result<(), JsValue> {
+    serde_json::to_writer(out, v).map_err(|e| bad_argument("record", e))
+}
+
+/// Creates a row offline (see [`OfflineStore::create_record`]).
+fn create(inner: &Rc<Inner>, table: &str, record: JsValue, post_hooks: &[String], depth: u32) -> js_sys::Promise {
+    let (text, stamped) = match create_text(inner, table, record, post_hooks, depth) {
+        Ok(p) => p,
+        Err(e) => return js_sys::Promise::reject(&e),
+    };
+    // Opens the transaction, places the ops and commits before it returns: what follows runs while IndexedDB
+    // commits.
+    let (written, ops) = match idb::write_create(&inner.db, &text, "createRecord", &idb_err_fn()) {
+        Ok(w) => (w.get(0).unchecked_into::<js_sys::Promise>(), w.get(1).unchecked_into::<Array>()),
+        Err(e) => return js_sys::Promise::reject(&e),
+    };
+    let inner = inner.clone();
+    // Once committed, the query cache takes the row (rowcache.rs).
+    let cached = Closure::once(move |v: JsValue| -> JsValue {
+        rowcache::committed(&inner, &stamped, &ops, None);
+        v
+    })
+    .into_js_value();
+    // `Promise.prototype.then` with a callback whose result is the promise's (js-sys's `then` drops it).
+    let then =
+        js_sys::Reflect::get(&written, &JsValue::from_str("then")).map(|f| f.unchecked_into::<js_sys::Function>());
+    match then.and_then(|f| f.call1(&written, &cached)) {
+        Ok(p) => p.unchecked_into(),
+        Err(_) => written,
+    }
 }
 
 /// Now as JavaScript's `Date.prototype.toISOString` writes it, without a `Date` object and its string crossing.
@@ -258,8 +322,9 @@ impl OfflineStore {
     /// `{ entityType, id }`.
     ///
     /// Not an `async fn`: the checks and the ops are made synchronously and the transaction is opened before this
-    /// returns, and the promise is JS's own (`writeAll`), so no wasm future is polled or woken for a create (that
-    /// machinery and the JS objects built one by one were a third of a create's time; docs/PERFORMANCE.md).
+    /// returns, and the promise is JS's own (`writeCreate`), so no wasm future is polled or woken for a create (that
+    /// machinery and the JS objects built one by one were a third of a create's time; docs/PERFORMANCE.md). The
+    /// whole write crosses as one JSON text ([`create_text`]).
     #[wasm_bindgen(js_name = createRecord)]
     pub fn create_record(
         &self,
@@ -268,34 +333,8 @@ impl OfflineStore {
         #[wasm_bindgen(unchecked_param_type = "string[] | null")] post_hooks: JsValue,
         depth: Option<u32>,
     ) -> js_sys::Promise {
-        let inner = &self.inner;
-        let prepared = convert::texts("postHooks", &post_hooks)
-            .and_then(|hooks| create_ops(inner, &table, record, hooks, depth.unwrap_or(0)));
-        match prepared {
-            Ok((names, ops, id)) => {
-                // The table's write stamp commits with the row (rowcache.rs); once committed, the query cache
-                // takes the row.
-                let (stamp, stamped) = rowcache::stamp_ops(inner, [table.as_str()]);
-                stamp.iter().for_each(|o| {
-                    ops.push(o);
-                });
-                names.push(&JsValue::from_str(META));
-                let result = record_ref(&table, &id);
-                let written = idb::write_all(&inner.db, names, ops.clone(), result, "createRecord", &idb_err_fn());
-                let inner = inner.clone();
-                let cached = Closure::once(move |v: JsValue| -> JsValue {
-                    rowcache::committed(&inner, &stamped, &ops, None);
-                    v
-                })
-                .into_js_value();
-                // `Promise.prototype.then` with a callback whose result is the promise's (js-sys's `then` drops it).
-                let then = js_sys::Reflect::get(&written, &JsValue::from_str("then"))
-                    .map(|f| f.unchecked_into::<js_sys::Function>());
-                match then.and_then(|f| f.call1(&written, &cached)) {
-                    Ok(p) => p.unchecked_into(),
-                    Err(_) => written,
-                }
-            }
+        match convert::texts("postHooks", &post_hooks) {
+            Ok(hooks) => create(&self.inner, &table, record, &hooks, depth.unwrap_or(0)),
             Err(e) => js_sys::Promise::reject(&e),
         }
     }
@@ -464,14 +503,6 @@ impl OfflineStore {
     pub fn delete_database_js(&self) -> js_sys::Promise {
         let s = self.clone();
         promise(async move { s.delete_database().await.map(|()| JsValue::UNDEFINED) })
-    }
-
-    /// Deletes the database of `{ orgUrl, userId, profileId }` without opening it.
-    #[wasm_bindgen(js_name = deleteDatabaseOf, unchecked_return_type = "Promise<void>")]
-    pub fn delete_database_of_js(org_url: String, user_id: String, profile_id: String) -> js_sys::Promise {
-        promise(
-            async move { Self::delete_database_of(org_url, user_id, profile_id).await.map(|()| JsValue::UNDEFINED) },
-        )
     }
 }
 
@@ -723,13 +754,6 @@ impl OfflineStore {
     pub async fn delete_database(&self) -> Result<(), JsValue> {
         idb::close_database(&self.inner.db);
         idb::delete_database(&self.inner.layout.name).await.map_err(|e| idb_err("deleteDatabase", e))?;
-        Ok(())
-    }
-
-    /// Deletes the database of `{ orgUrl, userId, profileId }` without opening it.
-    pub async fn delete_database_of(org_url: String, user_id: String, profile_id: String) -> Result<(), JsValue> {
-        let name = layout::database_name(&org_url, &user_id, &profile_id);
-        idb::delete_database(&name).await.map_err(|e| idb_err("deleteDatabase", e))?;
         Ok(())
     }
 }

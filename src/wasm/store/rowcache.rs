@@ -358,6 +358,15 @@ pub(crate) fn stamp_ops<'a>(inner: &Inner, tables: impl IntoIterator<Item = &'a 
     (ops, out)
 }
 
+/// As [`stamp_ops`] for one table, as the JSON text of its `meta` put op (for a write made as one JSON text).
+pub(crate) fn stamp_json(inner: &Inner, table: &str) -> (String, Stamped) {
+    let c = &inner.caches;
+    let seq = c.seq.get() + 1;
+    c.seq.set(seq);
+    let key = serde_json::to_string(&format!("{}{}", prefix(table).0, c.writer)).unwrap_or_default();
+    (format!(r#"{{"store":"{META}","put":{{"key":{key},"value":{seq}}}}}"#), Stamped(vec![(table.to_string(), seq)]))
+}
+
 fn op_table<'a>(inner: &'a Inner, store: &str) -> Option<&'a str> {
     let t = store.strip_prefix("t:")?;
     inner.tables.get(t).map(String::as_str).filter(|t| table_store(t) == store)

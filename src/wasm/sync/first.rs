@@ -1,23 +1,24 @@
 //! The first sync in the browser host: every table's change-tracking read and download, pages read ahead of the
 //! writes across tables, written in sync order (docs/SYNC.md "First-sync checkpoints").
 //!
-//! Two loops run together in one task: the *reader* sends the requests table after table (change tracking, then
-//! the download pages) and queues what each page brings with the checkpoint to store after it; the *writer* stores
-//! the queued pages in order, each with its checkpoint in one transaction. The reader starts a download page only
-//! while fewer than [`AHEAD`] pages wait to be written, so memory holds at most the page being written, `AHEAD`
-//! pages read or in flight, and small change-tracking pages: it does not grow with the tables. Because the reader
-//! does not wait for a table's last page to be stored before it starts the next table, the next table's
-//! change-tracking read and first page arrive while the previous table's pages are written.
+//! The loops run together in one task: two *readers* (each takes the next table not started, and sends its requests:
+//! change tracking, then the download pages, each page needing the paging cookie of the page before) queue what
+//! each page brings with the checkpoint to store after it; the *writer* stores the queued pages in the order they
+//! arrived, each with its checkpoint in one transaction. A reader starts a download page only while fewer than
+//! [`AHEAD`] pages are in flight or wait to be written, so memory holds at most the page being written, `AHEAD`
+//! pages, and small change-tracking pages: it does not grow with the tables. With two tables read at once, a page
+//! arrives while another is written instead of the writer waiting for each request's round trip.
 //!
-//! Crash safety is that of the sequential loop: pages are stored in the order they were read, each page's rows
-//! with the checkpoint that says they are stored. A change-tracking page stores nothing, so its checkpoint is kept
+//! Crash safety is that of the sequential loop: a table's pages are stored in the order they were read, each page's
+//! rows with that table's checkpoint that says they are stored (tables' checkpoints are independent, so two tables'
+//! pages may interleave). A change-tracking page stores nothing, so its checkpoint is kept
 //! in memory and written with the table's next page (which supersedes it), or alone when it ends the table or when
 //! the pass stops; a pass interrupted before reads the change tracking again.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::task::{Poll, Waker};
 
 use js_sys::Array;
@@ -30,9 +31,12 @@ use crate::store::layout::{table_store, META};
 use crate::sync::{first_sync_complete, Changes, Checkpoint, Cursor};
 use crate::wasm::store::{idb, idb_err, rowcache, stores};
 
-/// Download pages the reader may have read (or in flight) and not yet written: 1 keeps one request in flight
-/// while a page is written.
-const AHEAD: usize = 1;
+/// Tables downloaded at once. A table's pages come one after the other (each FetchXML page needs the paging cookie
+/// of the page before), so with one reader the writer sat idle while each request made its round trip; a second
+/// reader on another table keeps a page arriving while one is written.
+const READERS: usize = 2;
+/// Download pages in flight or read and not yet written, across the readers (the page being written not counted).
+const AHEAD: usize = 2;
 /// The JSON a download page should hold at most: a page is in memory as text, then as objects, while the next one
 /// arrives, so this bounds the first sync's memory whatever the size of the tables.
 const PAGE_BYTES: f64 = 2.0 * 1024.0 * 1024.0;
@@ -63,6 +67,8 @@ struct Pipe {
     queue: VecDeque<Fetched>,
     /// Download pages in the queue.
     pages: usize,
+    /// Download requests in flight.
+    reading: usize,
     /// Set when the reader is finished: `Err` when a read failed.
     finished: Option<Result<(), SendError>>,
     /// Set when the writer stopped (a write failed): the reader stops too.
@@ -106,6 +112,27 @@ async fn alongside<T>(main: impl Future<Output = T>, side: impl Future<Output = 
             side_done = true;
         }
         main.as_mut().poll(cx)
+    })
+    .await
+}
+
+/// Runs every future of `all` in the same task until all are `Ok` or one is `Err` (the others are dropped then).
+async fn all_ok<E, F: Future<Output = Result<(), E>>>(all: impl Iterator<Item = F>) -> Result<(), E> {
+    let mut all: Vec<Option<Pin<Box<F>>>> = all.map(|f| Some(Box::pin(f))).collect();
+    poll_fn(|cx| {
+        for slot in all.iter_mut() {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(Ok(())) => *slot = None,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => {}
+                }
+            }
+        }
+        match all.iter().all(Option::is_none) {
+            true => Poll::Ready(Ok(())),
+            false => Poll::Pending,
+        }
     })
     .await
 }
@@ -159,68 +186,106 @@ impl SyncInner {
         Ok(())
     }
 
-    /// The reader: every request of the first sync, table after table, each page queued with its checkpoint.
-    /// Download pages are sized so a page holds about [`PAGE_BYTES`] of JSON, from the bytes per row of the page
-    /// before (`Checkpoint::with_page_size`; `self.page_size` is the most rows a page may have).
+    /// The readers: every request of the first sync, [`READERS`] tables at a time (each reader takes the next table
+    /// not started when it finishes one), each page queued with its checkpoint. Download pages are sized so a page
+    /// holds about [`PAGE_BYTES`] of JSON, from the bytes per row of the page before (`Checkpoint::with_page_size`;
+    /// `self.page_size` is the most rows a page may have).
     async fn read_pages(&self, cps: &[Checkpoint], pipe: &RefCell<Pipe>) -> Result<(), SendError> {
-        let mut row_bytes: Option<f64> = None;
-        for (i, (tp, start)) in self.plan.tables().iter().zip(cps).enumerate() {
-            let mut cp = start.clone();
-            let mut table_started = false;
+        let next_table = Cell::new(0usize);
+        let row_bytes = Cell::new(None::<f64>);
+        let reader = || async {
             loop {
-                let downloading = cp.is_downloading();
-                if downloading {
-                    let wanted = match row_bytes {
-                        None => FIRST_ROWS,
-                        Some(b) if !table_started => ((PAGE_BYTES / b) as u32).min(FIRST_ROWS_MAX),
-                        Some(b) => (PAGE_BYTES / b) as u32,
-                    };
-                    cp = cp.with_page_size(wanted.clamp(1, self.page_size), self.page_size);
-                }
-                let Some(req) = cp.next_request(&self.plan, self.page_size).map_err(failed)? else { break };
-                if downloading && !until(pipe, |p| (p.stopped || p.pages < AHEAD).then_some(!p.stopped)).await {
+                let i = next_table.get();
+                if i >= cps.len() {
                     return Ok(());
                 }
-                let cursor = cp.cursor().unwrap_or(Cursor::Start);
-                let before = self.transport.traffic.get().bytes;
-                let (page, value) = self.transport.page_split(&req, &cursor, true, None).await?;
-                let bytes = self.transport.traffic.get().bytes.saturating_sub(before);
-                let entry = match value {
-                    Some(rows) if downloading => {
-                        if rows.length() > 0 {
-                            row_bytes = Some(bytes as f64 / f64::from(rows.length()));
-                            table_started = true;
-                        }
-                        let n = idb::keep_rows(&rows, &tp.primary_id);
-                        let next = cp.advance(&self.plan, &page, u64::from(n)).map_err(failed)?;
-                        Fetched::Rows { table: i, cp: next, rows, n }
-                    }
-                    Some(_) => Fetched::Checkpoint { table: i, cp: cp.advance(&self.plan, &page, 0).map_err(failed)? },
-                    None => {
-                        // A transport that answers with the whole body: the rows come from the core.
-                        if downloading && !page.rows.is_empty() {
-                            row_bytes = Some(bytes as f64 / page.rows.len() as f64);
-                            table_started = true;
-                        }
-                        let (changes, next) = cp.step(&self.plan, &page).map_err(failed)?;
-                        match downloading {
-                            true => Fetched::Changes { table: i, cp: next, changes },
-                            false => Fetched::Checkpoint { table: i, cp: next },
-                        }
-                    }
-                };
-                cp = match &entry {
-                    Fetched::Checkpoint { cp, .. } | Fetched::Rows { cp, .. } | Fetched::Changes { cp, .. } => {
-                        cp.clone()
-                    }
-                };
-                let mut p = pipe.borrow_mut();
-                p.pages += usize::from(entry.holds_rows());
-                p.queue.push_back(entry);
-                p.wake();
+                next_table.set(i + 1);
+                if !self.read_table(i, &cps[i], pipe, &row_bytes).await? {
+                    return Ok(());
+                }
             }
+        };
+        all_ok((0..READERS).map(|_| reader())).await
+    }
+
+    /// One table's requests (change tracking, then the download pages) from checkpoint `start`. Resolves with
+    /// `false` when the writer stopped (nothing more to read).
+    async fn read_table(
+        &self,
+        i: usize,
+        start: &Checkpoint,
+        pipe: &RefCell<Pipe>,
+        row_bytes: &Cell<Option<f64>>,
+    ) -> Result<bool, SendError> {
+        let tp = &self.plan.tables()[i];
+        let mut cp = start.clone();
+        let mut table_started = false;
+        loop {
+            let downloading = cp.is_downloading();
+            if downloading {
+                let wanted = match row_bytes.get() {
+                    None => FIRST_ROWS,
+                    Some(b) if !table_started => ((PAGE_BYTES / b) as u32).min(FIRST_ROWS_MAX),
+                    Some(b) => (PAGE_BYTES / b) as u32,
+                };
+                cp = cp.with_page_size(wanted.clamp(1, self.page_size), self.page_size);
+            }
+            let Some(req) = cp.next_request(&self.plan, self.page_size).map_err(failed)? else { return Ok(true) };
+            if downloading {
+                let go = until(pipe, |p| {
+                    if p.stopped {
+                        return Some(false);
+                    }
+                    (p.pages + p.reading < AHEAD).then(|| {
+                        p.reading += 1;
+                        true
+                    })
+                })
+                .await;
+                if !go {
+                    return Ok(false);
+                }
+            }
+            let cursor = cp.cursor().unwrap_or(Cursor::Start);
+            let answer = self.transport.page_split(&req, &cursor, true, None).await;
+            if downloading {
+                pipe.borrow_mut().reading -= 1;
+            }
+            let (page, value) = answer?;
+            // The answer's own bytes (the other reader's answers count in `traffic` too).
+            let bytes = self.transport.last_bytes.get();
+            let entry = match value {
+                Some(rows) if downloading => {
+                    if rows.length() > 0 {
+                        row_bytes.set(Some(bytes as f64 / f64::from(rows.length())));
+                        table_started = true;
+                    }
+                    let n = idb::keep_rows(&rows, &tp.primary_id);
+                    let next = cp.advance(&self.plan, &page, u64::from(n)).map_err(failed)?;
+                    Fetched::Rows { table: i, cp: next, rows, n }
+                }
+                Some(_) => Fetched::Checkpoint { table: i, cp: cp.advance(&self.plan, &page, 0).map_err(failed)? },
+                None => {
+                    // A transport that answers with the whole body: the rows come from the core.
+                    if downloading && !page.rows.is_empty() {
+                        row_bytes.set(Some(bytes as f64 / page.rows.len() as f64));
+                        table_started = true;
+                    }
+                    let (changes, next) = cp.step(&self.plan, &page).map_err(failed)?;
+                    match downloading {
+                        true => Fetched::Changes { table: i, cp: next, changes },
+                        false => Fetched::Checkpoint { table: i, cp: next },
+                    }
+                }
+            };
+            cp = match &entry {
+                Fetched::Checkpoint { cp, .. } | Fetched::Rows { cp, .. } | Fetched::Changes { cp, .. } => cp.clone(),
+            };
+            let mut p = pipe.borrow_mut();
+            p.pages += usize::from(entry.holds_rows());
+            p.queue.push_back(entry);
+            p.wake();
         }
-        Ok(())
     }
 
     /// The writer: stores the queued pages in order until the reader is finished and the queue is empty. Resolves
@@ -252,7 +317,8 @@ impl SyncInner {
             match written {
                 Ok((i, cp)) => {
                     cps[i] = cp;
-                    self.progress_download(&self.plan.tables()[i].table, i, total, report);
+                    let done = cps.iter().filter(|c| c.is_done()).count();
+                    self.progress_download(&self.plan.tables()[i].table, done, total, report);
                 }
                 Err(e) => {
                     pipe.borrow_mut().stopped = true;

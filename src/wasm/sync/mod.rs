@@ -500,6 +500,7 @@ impl SyncEngine {
                 transport: Transport {
                     send: transport,
                     traffic: Cell::new(Default::default()),
+                    last_bytes: Cell::new(0),
                     on_retry: on_progress.clone(),
                 },
                 policy,
@@ -530,13 +531,6 @@ impl SyncEngine {
     pub fn upload_js(&self) -> js_sys::Promise {
         let s = self.clone();
         promise(async move { s.upload().await })
-    }
-
-    /// Whether the first sync has completed (the client answers from the device from then on).
-    #[wasm_bindgen(js_name = firstSyncComplete, unchecked_return_type = "Promise<boolean>")]
-    pub fn first_sync_complete_js(&self) -> js_sys::Promise {
-        let s = self.clone();
-        promise(async move { s.first_sync_complete().await.map(JsValue::from) })
     }
 
     /// Per table: rows stored, last successful sync (ms), first sync done; plus the outbox length and active sync
@@ -614,11 +608,6 @@ impl SyncEngine {
             }
         }
         convert::to_js(&report)
-    }
-
-    /// Whether the first sync has completed (the client answers from the device from then on).
-    pub async fn first_sync_complete(&self) -> Result<bool, JsValue> {
-        Ok(self.inner.meta_get("firstSyncComplete").await? == Some(Value::Bool(true)))
     }
 
     /// Per table: rows stored, last successful sync (ms), first sync done; plus the outbox length and active sync

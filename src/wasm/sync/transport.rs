@@ -24,6 +24,8 @@ pub struct Traffic {
 pub struct Transport {
     pub send: Function,
     pub traffic: std::cell::Cell<Traffic>,
+    /// The bytes of the last answer (read right after awaiting it: several reads may be in flight).
+    pub last_bytes: std::cell::Cell<u64>,
     /// Told of every in-pass retry (the progress callback): `{phase: "retry", method, url, status, attempt,
     /// delayMs, retryAfterMs}`, so the backoff shows in the sync log.
     pub on_retry: Option<Function>,
@@ -137,7 +139,8 @@ impl Transport {
         let value = js_sys::Reflect::get(&res, &"value".into()).ok().filter(Array::is_array).map(|v| Array::from(&v));
         let bytes = js_sys::Reflect::get(&res, &"bytes".into()).ok().and_then(|b| b.as_f64());
         let mut t = self.traffic.get();
-        t.bytes += bytes.map_or(text.len() as u64, |b| b as u64);
+        self.last_bytes.set(bytes.map_or(text.len() as u64, |b| b as u64));
+        t.bytes += self.last_bytes.get();
         self.traffic.set(t);
         let body = if text.is_empty() { None } else { serde_json::from_str::<Value>(&text).ok() };
         (Response { status, headers, body }, value)
