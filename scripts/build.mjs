@@ -66,8 +66,31 @@ for (const f of readdirSync(join(root, "js"))) copyFileSync(join(root, "js", f),
   // Only the `from` specifiers: the import object's keys stay the module name the wasm imports.
   const glue = readFileSync(gluePath, "utf8").replace(/from ["']\.\/snippets\/[^/]+\/js\/idb\.js["']/g, 'from "./idb.js"');
   if (/from ["']\.\/snippets\//.test(glue)) throw new Error("build: a snippet import other than js/idb.js");
-  writeFileSync(gluePath, glue);
+  writeFileSync(gluePath, trimGlue(glue));
 }
+/**
+ * Generated code the package never needs, replaced by less (0.3 KB gzip; docs/PERFORMANCE.md "Size"). Each pattern
+ * must match exactly once, so a wasm-bindgen upgrade that changes the generated code stops the build rather than
+ * shipping it untrimmed or half-patched:
+ * - `debugString`, the `Debug` text of a JsValue (0.6 KB of type inspection): only Rust's `{:?}` of a JsValue reaches
+ *   it, in no message the package shows; `String(value)` says enough there.
+ * - `initSync`'s support for its deprecated bare-module argument: js/index.js `load` passes `{ module }`.
+ * - the `TextEncoder.encodeInto` polyfill: every browser with WebAssembly reference types has encodeInto.
+ */
+function trimGlue(glue) {
+  const patches = [
+    [/^function debugString\(val\) \{\n[\s\S]*?\n\}\n/m, "function debugString(val) {\n    try { return String(val); } catch { return typeof val; }\n}\n"],
+    [/ {4}if \(module !== undefined\) \{\n {8}if \(Object\.getPrototypeOf\(module\) === Object\.prototype\) \{\n {12}\(\{module\} = module\)\n {8}\} else \{\n {12}console\.warn\('using deprecated parameters for `initSync\(\)`[^\n]*\n {8}\}\n {4}\}\n/, "    ({ module } = module);\n"],
+    [/^if \(!\('encodeInto' in cachedTextEncoder\)\) \{\n[\s\S]*?\n\}\n/m, ""],
+  ];
+  for (const [re, by] of patches) {
+    const n = glue.match(new RegExp(re.source, re.flags + "g"))?.length ?? 0;
+    if (n !== 1) throw new Error(`build: the generated glue changed (${re.source.slice(0, 40)}... matched ${n} times)`);
+    glue = glue.replace(re, by);
+  }
+  return glue;
+}
+
 // Property names only the bundle itself uses, shortened like locals (0.2 KB gzip): wasm-bindgen's own bookkeeping
 // and the fields and methods of the internal JS classes (Network, Sync, Hooks, OnlineWebApi). esbuild renames every
 // `.name` and `name:` of these in the bundle, so a name belongs here only if no caller outside the bundle (the
@@ -79,7 +102,8 @@ const INTERNAL_PROPS = new RegExp(
     "isRunner", "knownSets", "lastCheckOk", "leaderName", "lockName", "offlineApiAt", "onBrowserNetwork",
     "onNetworkError", "onlineTimer", "parameterValue", "postNames", "recordFailure", "releaseLeader", "retryDelay",
     "runOnline", "runPost", "setCache", "uploadTimer", "reindex", "offlineApi", "onlineApi", "kick", "emit",
-    "channel", "listeners", "exchange", "writeAfterPre", "writeNow", "postHooksOf",
+    "channel", "listeners", "exchange", "writeAfterPre", "writeNow", "postHooksOf", "network", "closed", "registry",
+    "timer", "base", "again", "events", "elect", "exclusive", "backoff", "schedule", "timeoutMs", "available", "drain",
   ].join("|")})$`,
 );
 const { build } = await import("esbuild");
