@@ -488,8 +488,16 @@ pub(crate) async fn put_rows(
         names.push(META);
     }
     let all: Array = extra.iter().chain(stamp).collect();
-    idb::put_rows(&inner.db, stores(&names), &store, rows, all).await?;
-    committed(inner, &stamped, &extra, Some((&store, rows)));
+    // The cache of the table (when a query built one) takes the page's rows once it committed; otherwise the rows
+    // are let go as soon as their puts are placed (a first-sync page's objects then die young: docs/SYNC.md).
+    let keep = inner.caches.tables.borrow().contains_key(table);
+    idb::put_rows(&inner.db, stores(&names), &store, rows, all, !keep).await?;
+    committed(inner, &stamped, &extra, keep.then_some((&store, rows)));
+    if !keep {
+        // A query built the cache while the page was written, from a snapshot that may lack the page: rebuilt by
+        // the next query.
+        inner.caches.tables.borrow_mut().remove(table);
+    }
     Ok(())
 }
 
