@@ -399,18 +399,25 @@ export function keepRows(rows, primaryId) {
 /**
  * Puts `rows` (plain objects, as parsed from the response) into `store` and applies `extra` ops (a checkpoint), in
  * ONE readwrite transaction over `stores`: a downloaded page and the checkpoint that says it is stored commit
- * together.
+ * together. With `release`, each row is let go as soon as its put is placed (`put` has copied it) and `rows` is
+ * left empty, so a page's objects become garbage while they are young instead of living through the commit.
  */
-export async function putRows(db, stores, store, rows, extra) {
+export async function putRows(db, stores, store, rows, extra, release) {
   const tx = db.transaction(stores, "readwrite");
   const finished = done(tx);
   try {
     const s = tx.objectStore(store);
-    for (const row of rows) s.put(row);
+    for (let i = 0; i < rows.length; i++) {
+      s.put(rows[i]);
+      if (release) rows[i] = undefined;
+    }
+    if (release) rows.length = 0;
     for (const op of extra) place(tx, op);
   } catch (e) {
     await rollBack(tx, finished, e);
   }
+  // Commit once the requests are placed (as `write` does), not when their success events have come back.
+  tx.commit?.();
   await finished;
 }
 

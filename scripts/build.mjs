@@ -39,7 +39,16 @@ run("wasm-bindgen", ["--target", "web", "--out-dir", pkg, "--out-name", "xrm_off
 // The features listed are the ones rustc enables by default for wasm32-unknown-unknown.
 const wasmOpt = join(root, "node_modules", ".bin", "wasm-opt");
 const wasmFile = join(pkg, "xrm_offline_bg.wasm");
+// --low-memory-unused: no pointer points below 1 KB (the stack's far end): constant offsets fold into loads.
+// --zero-filled-memory: the module's own memory starts zeroed (it is not imported): zero data is dropped.
+// --flatten --rereloop before -Oz: binaryen rebuilds the control flow, and -Oz finds more to merge (-1.2 KB gzip).
+// Measured in docs/PERFORMANCE.md (size); -Oz --converge alone was 2.0 + 1.2 KB gzip larger.
 run(wasmOpt, [
+  "--low-memory-unused",
+  "--zero-filled-memory",
+  "--flatten",
+  "--rereloop",
+  "-Oz",
   "-Oz",
   "--converge",
   "--enable-bulk-memory",

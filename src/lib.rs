@@ -12,6 +12,7 @@ pub mod lower;
 pub mod num;
 pub mod profile;
 pub mod query;
+pub mod read;
 pub mod schema;
 pub mod sort;
 pub mod store;

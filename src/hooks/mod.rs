@@ -8,10 +8,11 @@
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::read::{self, Fields, Read};
 
 /// How deep writes made by hooks may nest: a user's write is depth 0, a write a post hook of it makes is depth 1,
 /// and so on. A write deeper than this is refused (Dataverse stops plug-in chains at depth 8 too).
@@ -24,7 +25,7 @@ pub const BASE_DELAY_MS: u64 = 1000;
 pub const MAX_DELAY_MS: u64 = 5 * 60 * 1000;
 
 /// The kind of a queue entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum EntryKind {
     /// A post-hook invocation, queued with the write that triggered it.
@@ -34,7 +35,7 @@ pub enum EntryKind {
 }
 
 /// Where an entry stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum EntryState {
     /// Waiting to run (maybe after a retry delay).
@@ -44,7 +45,7 @@ pub enum EntryState {
 }
 
 /// The error of a failed run, as stored with the entry and reported.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Failure {
     /// The error message.
@@ -62,7 +63,7 @@ pub struct Failure {
 }
 
 /// One entry of the `hookqueue` store.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HookEntry {
     /// Queue position (IndexedDB assigns it on insert; absent before).
@@ -111,6 +112,60 @@ pub struct HookEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<Failure>,
 }
+
+// `Deserialize` is written out (crate::read says why); the tests compare it with the derive.
+impl EntryKind {
+    pub(crate) fn read(v: &Value) -> Read<EntryKind> {
+        Ok([EntryKind::Post, EntryKind::Online][read::variant(v, &["post", "online"])?])
+    }
+}
+
+impl EntryState {
+    pub(crate) fn read(v: &Value) -> Read<EntryState> {
+        Ok([EntryState::Pending, EntryState::Dead][read::variant(v, &["pending", "dead"])?])
+    }
+}
+
+impl Failure {
+    pub(crate) fn read(v: &Value) -> Read<Failure> {
+        let f = Fields::of(v, "Failure")?;
+        Ok(Failure {
+            message: f.or_default("message", read::string)?,
+            error_code: f.opt("errorCode", read::f64)?,
+            error_name: f.opt("errorName", read::string)?,
+            status: f.opt("status", read::u16)?,
+        })
+    }
+}
+
+impl HookEntry {
+    pub(crate) fn read(v: &Value) -> Read<HookEntry> {
+        let f = Fields::of(v, "HookEntry")?;
+        Ok(HookEntry {
+            seq: f.opt("seq", read::u64)?,
+            kind: f.with("kind", EntryKind::read)?,
+            state: f.with("state", EntryState::read)?,
+            name: f.with("name", read::string)?,
+            table: f.opt("table", read::string)?,
+            message: f.opt("message", read::string)?,
+            id: f.opt("id", read::string)?,
+            record: f.value("record"),
+            previous: f.value("previous"),
+            depth: f.or_default("depth", read::u32)?,
+            request: f.value("request"),
+            after_outbox_seq: f.or_default("afterOutboxSeq", read::u64)?,
+            attempts: f.or_default("attempts", read::u32)?,
+            next_attempt_at: f.or_default("nextAttemptAt", read::f64)?,
+            queued_on: f.or_default("queuedOn", read::f64)?,
+            last_error: f.opt("lastError", Failure::read)?,
+        })
+    }
+}
+
+crate::deserialize_by_hand!(EntryKind);
+crate::deserialize_by_hand!(EntryState);
+crate::deserialize_by_hand!(Failure);
+crate::deserialize_by_hand!(HookEntry);
 
 /// The messages a hook can be registered for.
 pub const MESSAGES: [&str; 3] = ["Create", "Update", "Delete"];
@@ -280,8 +335,10 @@ pub struct NextPost {
     pub wake_in_ms: Option<u64>,
 }
 
-fn record_key(e: &HookEntry) -> (String, String) {
-    (e.table.clone().unwrap_or_default(), e.id.clone().unwrap_or_default())
+/// The row of an entry as one text (table, NUL, id: a set of `String` is compiled anyway, a set of pairs would add
+/// its own code).
+fn record_key(e: &HookEntry) -> String {
+    format!("{}\0{}", e.table.as_deref().unwrap_or_default(), e.id.as_deref().unwrap_or_default())
 }
 
 /// The next post entry to run: pending entries in queue order; one runs when its handler is registered and it is
@@ -291,7 +348,7 @@ pub fn next_post(entries: &[HookEntry], registered: &BTreeSet<String>, now_ms: f
     let mut sorted: Vec<&HookEntry> =
         entries.iter().filter(|e| e.kind == EntryKind::Post && e.state == EntryState::Pending).collect();
     crate::sort::sort_by_key(&mut sorted, |e| e.seq.unwrap_or(u64::MAX));
-    let mut blocked: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut blocked: BTreeSet<String> = BTreeSet::new();
     let mut wake: Option<f64> = None;
     for e in sorted {
         let key = record_key(e);

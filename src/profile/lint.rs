@@ -1,8 +1,6 @@
 //! Best-practice warnings (the Field Service mobile offline guidance): a valid profile may still download too much,
 //! nothing at all, or sync a table more often than the table it follows.
 
-use std::collections::BTreeMap;
-
 use serde_json::{json, Value};
 
 use super::model::{item_label, ItemFilter, Profile};
@@ -153,13 +151,21 @@ fn bounds(schema: &Schema, table: &str, attribute: &str, op: Operator) -> Option
 fn date_ranges(schema: &Schema, table: &str, f: &Filter, out: &mut Vec<(&'static str, String)>) {
     match f {
         Filter::And(children) => {
-            let mut by_attr: BTreeMap<&str, Bounds> = BTreeMap::new();
+            // Per column (a list: a map of this type would add its own code to the wasm).
+            let mut by_attr: Vec<(&str, Bounds)> = Vec::new();
             for c in children {
                 match c {
                     Filter::Condition(c) if c.entity.is_none() => {
                         wide(c.operator, &c.values, &c.attribute, out);
                         if let Some(b) = bounds(schema, table, &c.attribute, c.operator) {
-                            let e = by_attr.entry(c.attribute.as_str()).or_default();
+                            let at = match by_attr.iter().position(|(a, _)| *a == c.attribute) {
+                                Some(i) => i,
+                                None => {
+                                    by_attr.push((c.attribute.as_str(), Bounds::default()));
+                                    by_attr.len() - 1
+                                }
+                            };
+                            let e = &mut by_attr[at].1;
                             e.lower |= b.lower;
                             e.upper |= b.upper;
                         }
@@ -167,6 +173,7 @@ fn date_ranges(schema: &Schema, table: &str, f: &Filter, out: &mut Vec<(&'static
                     other => date_ranges(schema, table, other, out),
                 }
             }
+            crate::sort::sort_by(&mut by_attr, |a, b| a.0.cmp(b.0));
             for (attr, b) in by_attr {
                 if b.lower != b.upper {
                     out.push((codes::OPEN_DATE_RANGE, open_message(attr, b)));

@@ -298,17 +298,16 @@ fn check_graph(profile: &Profile, schema: &Schema, errors: &mut Vec<Error>) {
     let table = |i: usize| profile.items[i].table.as_str();
 
     // Cycles: depth-first search, reporting each cycle once (by its set of items).
-    let mut reported: Vec<BTreeSet<usize>> = Vec::new();
+    let mut reported: Vec<Vec<usize>> = Vec::new();
     let mut state = vec![0u8; n]; // 0 new, 1 on the stack, 2 done
     let mut in_cycle = vec![false; n];
     for start in 0..n {
         if state[start] == 0 {
             let mut stack = Vec::new();
             visit(start, &deps, &mut state, &mut stack, &mut |cycle: &[usize]| {
-                let mut set = BTreeSet::new();
-                for &i in cycle {
-                    set.insert(i);
-                }
+                // The cycle's items as a set: sorted, without repeats.
+                let mut set = cycle.to_vec();
+                crate::sort::sort_dedup(&mut set);
                 for &i in cycle {
                     in_cycle[i] = true;
                 }

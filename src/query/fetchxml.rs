@@ -262,7 +262,7 @@ impl<'s> Parser<'s> {
                 }
             }
         }
-        let mut counters: HashMap<String, u32> = HashMap::new();
+        let mut counters: HashMap<String, usize> = HashMap::new();
         for j in joins {
             let table = j.attr("name").unwrap_or("").trim().to_ascii_lowercase();
             let alias = match j.attr("alias") {

@@ -13,7 +13,7 @@
 //! (and its follow-ups) is stored, then saves [`Phase::Done`] with the new link. An interrupted delta is read
 //! again from the old link, which only re-puts fresh rows.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::apply::{Changes, PutRow};
 use super::download::track_changes_request;
@@ -21,6 +21,7 @@ use super::page::{row_id, Cursor, Page};
 use super::plan::SyncPlan;
 use super::request::Request;
 use crate::error::{Error, ErrorCode, Result};
+use crate::read::{self, Fields, Read};
 
 /// Where a table's first sync is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -72,34 +73,34 @@ pub struct Checkpoint {
     pub page_size: Option<u32>,
 }
 
-impl<'de> Deserialize<'de> for Checkpoint {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Checkpoint, D::Error> {
-        use serde::de::Error as _;
-        let v = serde_json::Value::deserialize(d)?;
+impl Checkpoint {
+    /// Reads a checkpoint as [`Serialize`] writes it ([`crate::read`] says why by hand).
+    pub(crate) fn read(v: &serde_json::Value) -> Read<Checkpoint> {
         let Some(obj) = v.as_object() else {
-            return Err(D::Error::custom("invalid type: expected struct Checkpoint"));
+            return Err("invalid type: expected struct Checkpoint".into());
         };
-        let field = |name: &'static str| obj.get(name).ok_or_else(|| D::Error::missing_field(name));
-        let text = |name: &'static str| field(name).and_then(|f| String::deserialize(f).map_err(D::Error::custom));
-        let count = |name: &'static str| field(name).and_then(|f| u64::deserialize(f).map_err(D::Error::custom));
-        let cursor = || field("cursor").and_then(|f| Cursor::deserialize(f).map_err(D::Error::custom));
+        let f = Fields(obj);
+        let text = |name: &str| f.with(name, read::string);
+        let cursor = || f.with("cursor", Cursor::read);
         let table = text("table")?;
-        let kind =
-            field("phase")?.as_str().ok_or_else(|| D::Error::custom("invalid type: expected variant identifier"))?;
+        let kind = f.req("phase")?.as_str().ok_or("invalid type: expected variant identifier")?;
         let phase = match kind {
             "notStarted" => Phase::NotStarted,
             "tracking" => Phase::Tracking { cursor: cursor()? },
             "downloading" => Phase::Downloading { delta_link: text("deltaLink")?, cursor: cursor()? },
             "done" => Phase::Done { delta_link: text("deltaLink")? },
-            other => return Err(D::Error::unknown_variant(other, &["notStarted", "tracking", "downloading", "done"])),
+            other => {
+                return Err(format!(
+                    "unknown variant `{other}`, expected one of `notStarted`, `tracking`, `downloading`, `done`"
+                ))
+            }
         };
-        let page_size = match obj.get("pageSize") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(n) => Some(u32::deserialize(n).map_err(D::Error::custom)?),
-        };
-        Ok(Checkpoint { table, phase, rows: count("rows")?, pages: count("pages")?, page_size })
+        let page_size = f.opt("pageSize", read::u32)?;
+        Ok(Checkpoint { table, phase, rows: f.with("rows", read::u64)?, pages: f.with("pages", read::u64)?, page_size })
     }
 }
+
+crate::deserialize_by_hand!(Checkpoint);
 
 impl Checkpoint {
     /// A table whose first sync has not started.
@@ -249,8 +250,8 @@ impl Checkpoint {
 
     /// Reads a checkpoint written by [`Checkpoint::to_json`].
     pub fn from_json(text: &str) -> Result<Checkpoint> {
-        serde_json::from_str(text)
-            .map_err(|e| Error::new(ErrorCode::InvalidJson, format!("the sync checkpoint is not valid: {e}")))
+        let bad = |e: String| Error::new(ErrorCode::InvalidJson, format!("the sync checkpoint is not valid: {e}"));
+        Checkpoint::read(&serde_json::from_str(text).map_err(|e| bad(e.to_string()))?).map_err(bad)
     }
 }
 
@@ -263,6 +264,7 @@ pub fn first_sync_complete(plan: &SyncPlan, checkpoints: &[Checkpoint]) -> bool 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
     use serde_json::json;
 
     /// The derives the written-out `Deserialize` replaces, for comparison.

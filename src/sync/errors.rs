@@ -1,12 +1,13 @@
 //! Sync errors: the `syncerror`-shaped record kept when the server rejects a change or a conflict is settled in
 //! the server's favour. They can be listed, retried (the change is kept in `actiondata`) and discarded.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::request::Request;
 use super::upload::PendingChange;
 use crate::dates;
+use crate::read::{self, Fields, Read};
 
 /// `errortype` of a conflict (the server row changed; the server's version was kept).
 pub const CONFLICT: u8 = 0;
@@ -26,7 +27,7 @@ pub const RESOLVED: u8 = 1;
 pub const CONCURRENCY_VERSION_MISMATCH: &str = "0x80060882";
 
 /// The row an error is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Regarding {
     /// Table logical name.
     pub table: String,
@@ -35,7 +36,7 @@ pub struct Regarding {
 }
 
 /// A sync error, shaped like Dataverse's `syncerror` table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SyncError {
     /// Id (derived from the change and the time, so recording the same failure twice gives one id).
     pub syncerrorid: String,
@@ -64,6 +65,37 @@ pub struct SyncError {
     /// 0 active, 1 resolved.
     pub statecode: u8,
 }
+
+// `Deserialize` is written out (crate::read says why); the tests compare it with the derive.
+impl Regarding {
+    pub(crate) fn read(v: &Value) -> Read<Regarding> {
+        let f = Fields::of(v, "Regarding")?;
+        Ok(Regarding { table: f.with("table", read::string)?, id: f.with("id", read::string)? })
+    }
+}
+
+impl SyncError {
+    pub(crate) fn read(v: &Value) -> Read<SyncError> {
+        let f = Fields::of(v, "SyncError")?;
+        Ok(SyncError {
+            syncerrorid: f.with("syncerrorid", read::string)?,
+            name: f.with("name", read::string)?,
+            action: f.with("action", read::string)?,
+            actiondata: f.opt("actiondata", |v| Ok(v.clone()))?,
+            requestdata: f.with("requestdata", read::string)?,
+            errorcode: f.with("errorcode", read::string)?,
+            errormessage: f.with("errormessage", read::string)?,
+            errordetail: f.opt("errordetail", read::string)?,
+            errortype: f.with("errortype", read::u8)?,
+            errortime: f.with("errortime", read::string)?,
+            regardingobjectid: f.with("regardingobjectid", Regarding::read)?,
+            statecode: f.with("statecode", read::u8)?,
+        })
+    }
+}
+
+crate::deserialize_by_hand!(Regarding);
+crate::deserialize_by_hand!(SyncError);
 
 fn fnv(seed: u64, text: &str) -> u64 {
     text.bytes().fold(seed, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
@@ -114,7 +146,7 @@ impl SyncError {
     /// The change to queue again when the user retries the error (`None` when `actiondata` is missing or not a
     /// change).
     pub fn change(&self) -> Option<PendingChange> {
-        self.actiondata.clone().and_then(|v| serde_json::from_value(v).ok())
+        self.actiondata.as_ref().and_then(|v| PendingChange::read(v).ok())
     }
 
     /// The error marked resolved (after a retry or a discard).

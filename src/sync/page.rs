@@ -7,11 +7,12 @@
 //! ([Page results using FetchXml](https://learn.microsoft.com/power-apps/developer/data-platform/fetchxml/page-results)).
 //! A [`Cursor`] holds either form, so a checkpoint can resume from it.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::Row;
+use crate::read::{self, Fields, Read};
 use crate::store::guid;
 
 /// Annotation saying a FetchXML query has more rows.
@@ -43,46 +44,26 @@ pub enum Cursor {
     },
 }
 
-impl<'de> Deserialize<'de> for Cursor {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Cursor, D::Error> {
-        use serde::de::Error as _;
-        let v = Value::deserialize(d)?;
+impl Cursor {
+    /// Reads a cursor as [`Serialize`] writes it ([`crate::read`] says why by hand).
+    pub(crate) fn read(v: &Value) -> Read<Cursor> {
         let Some(obj) = v.as_object() else {
-            return Err(D::Error::custom(format!(
-                "invalid type: {}, expected internally tagged enum Cursor",
-                kind_of(&v)
-            )));
+            return Err(read::invalid(v, "internally tagged enum Cursor"));
         };
-        let field = |name: &'static str| obj.get(name).ok_or_else(|| D::Error::missing_field(name));
-        let kind =
-            field("kind")?.as_str().ok_or_else(|| D::Error::custom("invalid type: expected variant identifier"))?;
+        let f = Fields(obj);
+        let kind = f.req("kind")?.as_str().ok_or("invalid type: expected variant identifier")?;
         match kind {
             "start" => Ok(Cursor::Start),
-            "link" => Ok(Cursor::Link { url: String::deserialize(field("url")?).map_err(D::Error::custom)? }),
-            "fetchPage" => Ok(Cursor::FetchPage {
-                page: u32::deserialize(field("page")?).map_err(D::Error::custom)?,
-                cookie: match obj.get("cookie") {
-                    Some(c) => Option::<String>::deserialize(c).map_err(D::Error::custom)?,
-                    None => None,
-                },
-            }),
-            other => Err(D::Error::unknown_variant(other, &["start", "link", "fetchPage"])),
+            "link" => Ok(Cursor::Link { url: f.with("url", read::string)? }),
+            "fetchPage" => {
+                Ok(Cursor::FetchPage { page: f.with("page", read::u32)?, cookie: f.opt("cookie", read::string)? })
+            }
+            other => Err(format!("unknown variant `{other}`, expected one of `start`, `link`, `fetchPage`")),
         }
     }
 }
 
-/// How serde names a JSON value's type in an `invalid type` message.
-fn kind_of(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => format!("boolean `{b}`"),
-        Value::Number(n) if n.is_f64() => format!("floating point `{n}`"),
-        Value::Number(n) => format!("integer `{n}`"),
-        Value::String(s) => format!("string \"{s}\""),
-        Value::Array(_) => "sequence".into(),
-        Value::Object(_) => "map".into(),
-    }
-}
+crate::deserialize_by_hand!(Cursor);
 
 /// One page of a response, read.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -166,6 +147,7 @@ fn paging_cookie_of(annotation: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
     use serde_json::json;
 
     /// The derive the written-out `Deserialize` replaces, for comparison.

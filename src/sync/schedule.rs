@@ -17,11 +17,13 @@ const MINUTE_MS: i64 = 60_000;
 /// The effective interval of each table, in minutes, in sync order.
 pub fn effective_intervals(plan: &SyncPlan) -> Vec<(String, u32)> {
     let mut out: Vec<(String, u32)> = Vec::new();
-    let mut by_name: HashMap<&str, u32> = HashMap::new();
+    // Values held as `usize`: a map of this key type with `usize` values is compiled anyway (sync::scope).
+    let mut by_name: HashMap<&str, usize> = HashMap::new();
     for t in plan.tables() {
         let own = t.interval_minutes.clamp(MIN_SYNC_INTERVAL_MINUTES, MAX_SYNC_INTERVAL_MINUTES);
-        let effective = t.depends_on.iter().filter_map(|d| by_name.get(d.as_str()).copied()).fold(own, u32::min);
-        by_name.insert(&t.table, effective);
+        let effective =
+            t.depends_on.iter().filter_map(|d| by_name.get(d.as_str()).map(|&m| m as u32)).fold(own, u32::min);
+        by_name.insert(&t.table, effective as usize);
         out.push((t.table.clone(), effective));
     }
     out

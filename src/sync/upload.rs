@@ -19,17 +19,18 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::request::{Method, Request};
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::Row;
+use crate::read::{self, Fields, Read};
 use crate::schema::{AttributeDef, Schema, TableDef};
 use crate::store::write::LOOKUP_LOGICAL_NAME;
 
 /// What an outbox entry does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// `createRecord`
@@ -52,7 +53,7 @@ impl Action {
 }
 
 /// An outbox entry as the browser store writes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxEntry {
     /// Queue position (IndexedDB auto-increment key).
@@ -75,7 +76,7 @@ pub struct OutboxEntry {
 }
 
 /// One change to upload: one or more outbox entries of a row, coalesced.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PendingChange {
     /// Table logical name.
@@ -91,6 +92,46 @@ pub struct PendingChange {
     /// The outbox entries this change covers; remove them all when it is settled.
     pub seqs: Vec<u64>,
 }
+
+// `Deserialize` is written out (crate::read says why); the tests compare it with the derive.
+impl Action {
+    pub(crate) fn read(v: &Value) -> Read<Action> {
+        Ok([Action::Create, Action::Update, Action::Delete][read::variant(v, &["create", "update", "delete"])?])
+    }
+}
+
+impl OutboxEntry {
+    pub(crate) fn read(v: &Value) -> Read<OutboxEntry> {
+        let f = Fields::of(v, "OutboxEntry")?;
+        Ok(OutboxEntry {
+            seq: f.with("seq", read::u64)?,
+            table: f.with("table", read::string)?,
+            id: f.with("id", read::string)?,
+            action: f.with("action", Action::read)?,
+            changes: f.or_default("changes", read::object)?,
+            etag: f.opt("etag", read::string)?,
+            queued_on: f.opt("queuedOn", read::string)?,
+        })
+    }
+}
+
+impl PendingChange {
+    pub(crate) fn read(v: &Value) -> Read<PendingChange> {
+        let f = Fields::of(v, "PendingChange")?;
+        Ok(PendingChange {
+            table: f.with("table", read::string)?,
+            id: f.with("id", read::string)?,
+            action: f.with("action", Action::read)?,
+            changes: f.with("changes", read::object)?,
+            etag: f.opt("etag", read::string)?,
+            seqs: f.with("seqs", |v| read::list(v, read::u64))?,
+        })
+    }
+}
+
+crate::deserialize_by_hand!(Action);
+crate::deserialize_by_hand!(OutboxEntry);
+crate::deserialize_by_hand!(PendingChange);
 
 /// The outbox, coalesced.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
@@ -130,11 +171,13 @@ pub fn coalesce(entries: &[OutboxEntry]) -> Coalesced {
     let mut sorted: Vec<&OutboxEntry> = entries.iter().collect();
     crate::sort::sort_by_key(&mut sorted, |e| e.seq);
     let mut out: Vec<Option<PendingChange>> = Vec::new();
-    let mut open: HashMap<(String, String), usize> = HashMap::new();
+    // Keyed by table, NUL, id: a map of `String` keys is compiled anyway, one of pairs would add its own code.
+    let mut open: HashMap<String, usize> = HashMap::new();
     let mut created_at: HashMap<String, usize> = HashMap::new();
     let mut dropped = Vec::new();
     for e in sorted {
-        let key = (e.table.to_ascii_lowercase(), e.id.to_ascii_lowercase());
+        let (table, id) = (e.table.to_ascii_lowercase(), e.id.to_ascii_lowercase());
+        let key = format!("{table}\0{id}");
         let slot = open.get(&key).copied();
         let merged = match slot {
             Some(i) => {
@@ -173,15 +216,15 @@ pub fn coalesce(entries: &[OutboxEntry]) -> Coalesced {
         if merged.is_none() {
             let i = out.len();
             out.push(Some(PendingChange {
-                table: key.0.clone(),
-                id: key.1.clone(),
+                table,
+                id: id.clone(),
                 action: e.action,
                 changes: e.changes.clone(),
                 etag: e.etag.clone(),
                 seqs: vec![e.seq],
             }));
             if e.action == Action::Create {
-                created_at.insert(key.1.clone(), i);
+                created_at.insert(id, i);
             }
             open.insert(key, i);
         }

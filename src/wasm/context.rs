@@ -1,20 +1,33 @@
 //! Reads the evaluation context a JS caller passes: `{ now, utcOffsetMinutes, userId, teamIds, businessUnitId }`.
 
-use serde::Deserialize;
+use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::error::bad_argument;
 use crate::query::EvalContext;
+use crate::read::{self, Fields, Read};
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Default)]
 struct ContextInput {
     now: Option<f64>,
     utc_offset_minutes: Option<i32>,
     user_id: Option<String>,
-    #[serde(default)]
     team_ids: Vec<String>,
     business_unit_id: Option<String>,
+}
+
+impl ContextInput {
+    fn read(v: &Value) -> Read<ContextInput> {
+        let known = ["now", "utcOffsetMinutes", "userId", "teamIds", "businessUnitId"];
+        let f = Fields::only(v, "ContextInput", &known)?;
+        Ok(ContextInput {
+            now: f.opt("now", read::f64)?,
+            utc_offset_minutes: f.opt("utcOffsetMinutes", read::i32)?,
+            user_id: f.opt("userId", read::string)?,
+            team_ids: f.or_default("teamIds", |v| read::list(v, read::string))?,
+            business_unit_id: f.opt("businessUnitId", read::string)?,
+        })
+    }
 }
 
 /// Builds an [`EvalContext`]. `now` is milliseconds since the epoch (a `Date` is accepted and read with
@@ -35,7 +48,8 @@ pub fn read(value: &JsValue) -> Result<EvalContext, JsValue> {
                 let _ = js_sys::Reflect::set(&copy, &"now".into(), &JsValue::from_f64(ms));
             }
         }
-        input = crate::wasm::convert::from_value(copy.into()).map_err(|e| bad_argument("context", e))?;
+        let copy = crate::wasm::convert::from_js("context", copy.into())?;
+        input = ContextInput::read(&copy).map_err(|e| bad_argument("context", e))?;
     }
     let now_ms = input.now.unwrap_or_else(|| now_js.get_time());
     if !now_ms.is_finite() {

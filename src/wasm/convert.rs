@@ -4,13 +4,12 @@
 //! Both directions go through `serde_json` alone, so each Rust type's serde code is compiled once (for
 //! `serde_json`) rather than once more for a JS-value (de)serializer:
 //! - in: a small walker turns the JS value into a [`Value`] (`null`/`undefined` as null, numbers that are safe
-//!   integers as integers, arrays, plain objects by their own enumerable properties), then `serde_json` reads the
-//!   Rust type from that;
+//!   integers as integers, arrays, plain objects by their own enumerable properties), then a reader of
+//!   [`crate::read`] takes the Rust type from that;
 //! - out: the Rust value is written as JSON text and `JSON.parse`d on the JS side: one call instead of one per
 //!   property, and the same plain objects, arrays, numbers and strings.
 
 use js_sys::{Array, Object};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 use wasm_bindgen::{JsCast, JsValue};
@@ -32,9 +31,17 @@ impl From<ConvertError> for JsValue {
     }
 }
 
-/// A JS value as a Rust value (in place of `serde_wasm_bindgen::from_value`).
-pub fn from_value<T: DeserializeOwned>(v: JsValue) -> Result<T, ConvertError> {
-    serde_json::from_value(value(&v)?).map_err(|e| ConvertError(e.to_string()))
+/// A JS value read by one of the crate's readers ([`crate::read`]).
+pub fn read<T>(v: JsValue, read: impl FnOnce(&Value) -> crate::read::Read<T>) -> Result<T, ConvertError> {
+    read(&value(&v)?).map_err(ConvertError)
+}
+
+/// A JS array as JSON values.
+pub fn array(v: JsValue) -> Result<Vec<Value>, ConvertError> {
+    match value(&v)? {
+        Value::Array(a) => Ok(a),
+        other => Err(ConvertError(crate::read::invalid(&other, "a sequence"))),
+    }
 }
 
 /// A JS value as JSON (`undefined` becomes `null`).

@@ -26,8 +26,7 @@ impl Engine {
         let parsed = if let Some(text) = schema.as_string() {
             Schema::from_json(&text)
         } else {
-            let value: serde_json::Value =
-                crate::wasm::convert::from_value(schema).map_err(|e| error::bad_argument("schema", e))?;
+            let value = crate::wasm::convert::from_js("schema", schema)?;
             Schema::from_value(&value)
         };
         parsed.map(|schema| Engine { schema }).map_err(|e| error::to_js(&e))
@@ -52,8 +51,7 @@ impl Engine {
         context: JsValue,
     ) -> Result<JsValue, JsValue> {
         let ctx = context::read(&context)?;
-        let data: serde_json::Value =
-            crate::wasm::convert::from_value(rows).map_err(|e| error::bad_argument("rows", e))?;
+        let data = crate::wasm::convert::from_js("rows", rows)?;
         let source = MemorySource::from_value(data).map_err(|e| error::to_js(&e))?;
         let plan = query::parse_odata(&self.schema, table, options).map_err(|e| error::to_js(&e))?;
         let result = query::execute(&self.schema, &plan, &source, &ctx).map_err(|e| error::to_js(&e))?;

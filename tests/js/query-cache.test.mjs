@@ -84,3 +84,18 @@ test("rows a sync deletes or evicts leave the cached answers of the tab that syn
   }
   await context.close();
 });
+
+test("a table cached before its first-sync pages are written answers with every downloaded row", async () => {
+  // The first sync lets a page's rows go as soon as their puts are placed (memory), except when the table has a
+  // cache: then the cache takes the page's rows once it committed. A query before the sync builds the (empty) cache.
+  const context = await browser.newContext();
+  const one = await tab(context);
+  const before = ok(await one(bookings));
+  assert.deepEqual(before.cached, [], "nothing stored before the first sync");
+  const pass = ok(await one((client) => client.sync.now()));
+  assert.ok(pass.firstSyncComplete);
+  const after = ok(await one(bookings));
+  assert.ok(after.cached.length > 3, `tech1 has bookings: ${after.cached.length}`);
+  assert.deepEqual(after.cached, after.direct, "cached answer = IndexedDB path's");
+  await context.close();
+});

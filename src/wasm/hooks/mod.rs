@@ -10,11 +10,12 @@ use super::error::{bad_argument, to_js as err_js};
 use crate::hooks::{self, Failure, HookEntry};
 
 fn entries(v: JsValue) -> Result<Vec<HookEntry>, JsValue> {
-    crate::wasm::convert::from_value(v).map_err(|e| bad_argument("hook queue entries", e))
+    crate::wasm::convert::read(v, |v| crate::read::list(v, HookEntry::read))
+        .map_err(|e| bad_argument("hook queue entries", e))
 }
 
 fn entry(v: JsValue) -> Result<HookEntry, JsValue> {
-    crate::wasm::convert::from_value(v).map_err(|e| bad_argument("hook queue entry", e))
+    crate::wasm::convert::read(v, HookEntry::read).map_err(|e| bad_argument("hook queue entry", e))
 }
 
 fn names(v: &JsValue) -> Result<BTreeSet<String>, JsValue> {
@@ -55,7 +56,7 @@ pub fn rule(op: u32, a: JsValue, b: JsValue, c: JsValue, d: JsValue, e: JsValue)
         2 => convert::to_js(&hooks::next_post(&entries(a)?, &names(&b)?, now(&c))),
         3 => convert::to_js(&hooks::next_online(&entries(a)?, b.as_f64().map(|m| m as u64), now(&c))),
         4 => {
-            let failure: Failure = convert::from_value(b).map_err(|e| bad_argument("failure", e))?;
+            let failure = convert::read(b, Failure::read).map_err(|e| bad_argument("failure", e))?;
             let base = d.as_f64().map_or(hooks::BASE_DELAY_MS, |b| b.max(0.0) as u64);
             let retry_after = c.as_f64().map(|m| m.max(0.0) as u64);
             convert::to_js(&hooks::after_failure(&entry(a)?, failure, retry_after, base, now(&e)))

@@ -114,7 +114,8 @@ extern "C" {
     #[wasm_bindgen(js_name = keepRows)]
     pub fn keep_rows(rows: &Array, primary_id: &str) -> u32;
 
-    /// Puts plain row objects into `store` plus `extra` ops, in one readwrite transaction over `stores`.
+    /// Puts plain row objects into `store` plus `extra` ops, in one readwrite transaction over `stores`; with
+    /// `release`, `rows` is emptied as the puts are placed (before the commit).
     #[wasm_bindgen(js_name = putRows, catch)]
     pub async fn put_rows(
         db: &JsValue,
@@ -122,6 +123,7 @@ extern "C" {
         store: &str,
         rows: &Array,
         extra: Array,
+        release: bool,
     ) -> Result<JsValue, JsValue>;
 
     /// Rows by key (`[store, id]`) and primary keys by index key (`[store, index, id]`), as JSON text.

@@ -12,8 +12,8 @@ pub(crate) mod rowcache;
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
+use crate::read::{self, Fields, Read};
 use js_sys::Array;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
@@ -28,8 +28,6 @@ use crate::store::layout::{self, table_store, Layout, HOOK_QUEUE, META, OUTBOX};
 use crate::store::write::{prepare_create, prepare_update};
 
 /// Options of [`OfflineStore::open`].
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct OpenOptions {
     /// Organisation URL (the database is per organisation).
     org_url: String,
@@ -40,8 +38,25 @@ struct OpenOptions {
     /// Logical names of the tables in the profile.
     tables: Vec<String>,
     /// Columns to index per table (from the profile's relationships and filters).
-    #[serde(default)]
     index_columns: std::collections::HashMap<String, Vec<String>>,
+}
+
+impl OpenOptions {
+    fn read(v: &Value) -> Read<OpenOptions> {
+        let known = ["orgUrl", "userId", "profileId", "tables", "indexColumns"];
+        let f = Fields::only(v, "OpenOptions", &known)?;
+        let names = |v: &Value| read::list(v, read::string);
+        Ok(OpenOptions {
+            org_url: f.with("orgUrl", read::string)?,
+            user_id: f.with("userId", read::string)?,
+            profile_id: f.with("profileId", read::string)?,
+            tables: f.with("tables", names)?,
+            index_columns: f.or_default("indexColumns", |v| {
+                let m = v.as_object().ok_or_else(|| read::invalid(v, "a map"))?;
+                m.iter().map(|(k, v)| Ok((k.clone(), names(v)?))).collect()
+            })?,
+        })
+    }
 }
 
 pub(crate) struct Inner {
@@ -511,7 +526,8 @@ impl OfflineStore {
     /// Opens (creating or upgrading, keeping rows) the database of `{ orgUrl, userId, profileId, tables,
     /// indexColumns }` over `schema` (EntityDefinitions JSON text).
     pub async fn open(options: JsValue, schema: String) -> Result<OfflineStore, JsValue> {
-        let o: OpenOptions = crate::wasm::convert::from_value(options).map_err(|e| bad_argument("open options", e))?;
+        let o = crate::wasm::convert::from_js("open options", options)?;
+        let o = OpenOptions::read(&o).map_err(|e| bad_argument("open options", e))?;
         let schema = Schema::from_json(&schema).map_err(js_err)?;
         let mut tables = BTreeSet::new();
         for t in &o.tables {
@@ -714,7 +730,7 @@ impl OfflineStore {
 
     /// Stores a hook-queue entry back (after a failed run, a retry), checked against the entry model.
     pub async fn put_hook_entry(&self, entry: JsValue) -> Result<(), JsValue> {
-        let e: HookEntry = crate::wasm::convert::from_value(entry).map_err(|e| bad_argument("hook entry", e))?;
+        let e = crate::wasm::convert::read(entry, HookEntry::read).map_err(|e| bad_argument("hook entry", e))?;
         if e.seq.is_none() {
             return Err(bad_argument("hook entry", "has no seq (entries are queued by the writes and enqueueOnline)"));
         }

@@ -68,7 +68,7 @@ async fn read_json(
 /// character by character by the bindings).
 fn parse_rows(json: &JsValue) -> Result<Vec<Row>, JsValue> {
     let text = String::from_utf8(js_sys::Uint8Array::new(json).to_vec()).unwrap_or_default();
-    let rows: Vec<Value> = serde_json::from_str(&text).map_err(|e| {
+    let rows = crate::read::json_array(&text).map_err(|e| {
         js_err(Error::new(crate::error::ErrorCode::StorageError, format!("a stored row is not JSON: {e}")))
     })?;
     Ok(rows.into_iter().filter_map(|r| if let Value::Object(o) = r { Some(o) } else { None }).collect())

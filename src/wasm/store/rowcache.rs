@@ -488,8 +488,16 @@ pub(crate) async fn put_rows(
         names.push(META);
     }
     let all: Array = extra.iter().chain(stamp).collect();
-    idb::put_rows(&inner.db, stores(&names), &store, rows, all).await?;
-    committed(inner, &stamped, &extra, Some((&store, rows)));
+    // The cache of the table (when a query built one) takes the page's rows once it committed; otherwise the rows
+    // are let go as soon as their puts are placed (a first-sync page's objects then die young: docs/SYNC.md).
+    let keep = inner.caches.tables.borrow().contains_key(table);
+    idb::put_rows(&inner.db, stores(&names), &store, rows, all, !keep).await?;
+    committed(inner, &stamped, &extra, keep.then_some((&store, rows)));
+    if !keep {
+        // A query built the cache while the page was written, from a snapshot that may lack the page: rebuilt by
+        // the next query.
+        inner.caches.tables.borrow_mut().remove(table);
+    }
     Ok(())
 }
 
@@ -585,8 +593,11 @@ pub(crate) async fn ordered(
         // The cache must hold every column the filter and the order read.
         let missing = c.tables.borrow().get(&q.table).is_none_or(|t| wanted.iter().any(|k| !t.keys.contains(k)));
         if missing {
-            let mut keys: BTreeSet<String> =
-                c.tables.borrow().get(&q.table).map(|t| t.keys.iter().cloned().collect()).unwrap_or_default();
+            // `extend`, not `collect()`: collecting into a set sorts first, a sort compiled for this one call.
+            let mut keys = BTreeSet::new();
+            if let Some(t) = c.tables.borrow().get(&q.table) {
+                keys.extend(t.keys.iter().cloned());
+            }
             keys.extend(wanted.iter().cloned());
             if let Some(s) = inner.layout.stores.iter().find(|s| s.name == table_store(&q.table)) {
                 for i in &s.indexes {
@@ -688,7 +699,7 @@ pub(crate) async fn ordered(
             continue 'attempt;
         }
         let text = String::from_utf8(js_sys::Uint8Array::new(&parts.get(0)).to_vec()).unwrap_or_default();
-        let rows: Vec<Value> = serde_json::from_str(&text)
+        let rows = crate::read::json_array(&text)
             .map_err(|e| js_err(Error::new(ErrorCode::StorageError, format!("a stored row is not JSON: {e}"))))?;
         let mut matched = Vec::with_capacity(rows.len());
         for r in rows {

@@ -12,10 +12,10 @@
 //! the columns its filters compare (the same set the store indexes, `profile_index_columns`).
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
+use crate::read::{self, Read};
 use js_sys::Array;
-use serde::Deserialize;
 use serde_json::Value;
 use wasm_bindgen::JsValue;
 
@@ -55,7 +55,16 @@ impl Projection {
     /// `row` reduced to the kept keys of `table`.
     pub fn project(&self, table: &str, row: &Row) -> Row {
         match self.keys.get(table) {
-            Some(keys) => keys.iter().filter_map(|k| row.get(k).map(|v| (k.clone(), v.clone()))).collect(),
+            // Inserted one by one: `collect()` into a map sorts its input first, a sort compiled for this one pair type.
+            Some(keys) => {
+                let mut out = Row::new();
+                for k in keys {
+                    if let Some(v) = row.get(k) {
+                        out.insert(k.clone(), v.clone());
+                    }
+                }
+                out
+            }
             None => row.clone(),
         }
     }
@@ -64,8 +73,10 @@ impl Projection {
 /// The questions a lean pass could not answer yet.
 #[derive(Default)]
 struct Misses {
-    gets: BTreeSet<(String, String)>,
-    refs: BTreeSet<(String, String, String)>,
+    /// Rows asked for (sorted and deduplicated when read: a `Vec` costs less wasm than two more set types).
+    gets: Vec<(String, String)>,
+    /// Referencing rows asked for (the same).
+    refs: Vec<(String, String, String)>,
     /// A whole table was asked for (`rows`): only the full form answers that.
     full: bool,
 }
@@ -91,10 +102,31 @@ pub enum Local {
     Full(MemoryRows),
 }
 
-#[derive(Deserialize)]
 struct Looked {
     rows: Vec<Value>,
     refs: Vec<Vec<Value>>,
+}
+
+impl Looked {
+    /// `{rows: [...], refs: [[...], ...]}` (js/idb.js `lookup`), taken apart without copying the rows.
+    fn read(text: &str) -> Read<Looked> {
+        let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let Value::Object(mut m) = v else { return Err(read::invalid(&v, "struct Looked")) };
+        let mut take = |name: &str| match m.remove(name) {
+            Some(Value::Array(a)) => Ok(a),
+            Some(other) => Err(read::invalid(&other, "a sequence")),
+            None => Err(format!("missing field `{name}`")),
+        };
+        let rows = take("rows")?;
+        let refs = take("refs")?
+            .into_iter()
+            .map(|r| match r {
+                Value::Array(a) => Ok(a),
+                other => Err(read::invalid(&other, "a sequence")),
+            })
+            .collect::<Read<_>>()?;
+        Ok(Looked { rows, refs })
+    }
 }
 
 impl Local {
@@ -135,7 +167,9 @@ impl Local {
     /// Reads the misses from IndexedDB (the lean form), or switches to the full form when a whole table was asked.
     pub async fn resolve(&mut self, inner: &Inner, plan: &SyncPlan, projection: &Projection) -> Result<(), JsValue> {
         let Local::Lean(l) = self else { return Ok(()) };
-        let misses = std::mem::take(&mut *l.misses.borrow_mut());
+        let mut misses = std::mem::take(&mut *l.misses.borrow_mut());
+        crate::sort::sort_dedup(&mut misses.gets);
+        crate::sort::sort_dedup(&mut misses.refs);
         if misses.full {
             let pending = std::mem::take(&mut l.pending);
             let mut m = load(inner, plan, projection).await?;
@@ -163,8 +197,8 @@ impl Local {
             })
             .collect();
         let text = idb::lookup(&inner.db, gets, refs).await.map_err(|e| idb_err("sync: reading rows", e))?;
-        let looked: Looked = serde_json::from_str(&text.as_string().unwrap_or_default())
-            .map_err(|e| idb_err("sync: reading rows", JsValue::from_str(&e.to_string())))?;
+        let looked = Looked::read(&text.as_string().unwrap_or_default())
+            .map_err(|e| idb_err("sync: reading rows", JsValue::from_str(&e)))?;
         for ((t, id), row) in misses.gets.into_iter().zip(looked.rows) {
             let row = match row {
                 Value::Object(r) => {
@@ -256,7 +290,7 @@ impl LocalRows for Local {
                 match l.rows.get(&k) {
                     Some(r) => r.as_ref(),
                     None => {
-                        l.misses.borrow_mut().gets.insert(k);
+                        l.misses.borrow_mut().gets.push(k);
                         None
                     }
                 }
@@ -286,7 +320,7 @@ impl LocalRows for Local {
                 match l.refs.get(&k) {
                     Some(ids) => ids.clone(),
                     None => {
-                        l.misses.borrow_mut().refs.insert(k);
+                        l.misses.borrow_mut().refs.push(k);
                         Vec::new()
                     }
                 }
@@ -304,8 +338,8 @@ pub async fn load(inner: &Inner, plan: &SyncPlan, projection: &Projection) -> Re
         let text = idb::project_all(&inner.db, &table_store(&tp.table), keys)
             .await
             .map_err(|e| idb_err("sync: reading the store", e))?;
-        let rows: Vec<Value> = serde_json::from_str(&text.as_string().unwrap_or_default())
-            .map_err(|e| idb_err("sync: reading the store", JsValue::from_str(&e.to_string())))?;
+        let rows = read::json_array(&text.as_string().unwrap_or_default())
+            .map_err(|e| idb_err("sync: reading the store", JsValue::from_str(&e)))?;
         for row in rows {
             let Value::Object(row) = row else { continue };
             let Some(id) = row.get(&tp.primary_id).and_then(Value::as_str).map(str::to_string) else { continue };

@@ -14,8 +14,8 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use crate::read::{self, Fields, Read};
 use js_sys::{Array, Function};
-use serde::Deserialize;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
@@ -42,13 +42,19 @@ const MAX_LOOKUP_ROUNDS: usize = 64;
 /// Follow-up rounds per settle, a guard against a server that keeps answering with new related rows.
 const MAX_FOLLOW_UP_ROUNDS: usize = 64;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct EngineOptions {
-    #[serde(default)]
     conflict_policy: Option<String>,
-    #[serde(default)]
     page_size: Option<u32>,
+}
+
+impl EngineOptions {
+    fn read(v: &Value) -> Read<EngineOptions> {
+        let f = Fields::of(v, "EngineOptions")?;
+        Ok(EngineOptions {
+            conflict_policy: f.opt("conflictPolicy", read::string)?,
+            page_size: f.opt("pageSize", read::u32)?,
+        })
+    }
 }
 
 pub(crate) struct SyncInner {
@@ -479,7 +485,7 @@ impl SyncEngine {
         let o: EngineOptions = if options.is_undefined() || options.is_null() {
             EngineOptions { conflict_policy: None, page_size: None }
         } else {
-            crate::wasm::convert::from_value(options).map_err(|e| bad_argument("sync options", e))?
+            EngineOptions::read(&from_js("sync options", options)?).map_err(|e| bad_argument("sync options", e))?
         };
         let policy = match o.conflict_policy.as_deref() {
             None | Some("clientWins") => ConflictPolicy::ClientWins,

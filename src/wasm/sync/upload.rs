@@ -36,8 +36,8 @@ pub(super) async fn run(inner: &SyncInner, mirror: &mut Pass, report: &mut Repor
     let raw = idb::get_all(&inner.store.db, OUTBOX, None, JsValue::UNDEFINED, None)
         .await
         .map_err(|e| store_failed(idb_err("upload: reading the outbox", e)))?;
-    let values: Vec<Value> = crate::wasm::convert::from_value(raw).map_err(|e| store_failed(e.into()))?;
-    let entries: Vec<OutboxEntry> = values.into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect();
+    let values = crate::wasm::convert::array(raw).map_err(|e| store_failed(e.into()))?;
+    let entries: Vec<OutboxEntry> = values.iter().filter_map(|v| OutboxEntry::read(v).ok()).collect();
     if entries.is_empty() {
         return Ok(());
     }
@@ -239,7 +239,7 @@ pub(super) async fn active_errors(inner: &SyncInner) -> Result<Vec<Value>, JsVal
     let raw = idb::get_all(&inner.store.db, SYNC_ERRORS, None, JsValue::UNDEFINED, None)
         .await
         .map_err(|e| idb_err("sync errors", e))?;
-    let mut list: Vec<Value> = crate::wasm::convert::from_value(raw).map_err(|e| idb_err("sync errors", e.into()))?;
+    let mut list = crate::wasm::convert::array(raw).map_err(|e| idb_err("sync errors", e.into()))?;
     list.retain(|e| e.get("statecode").and_then(Value::as_u64) == Some(0));
     crate::sort::sort_by(&mut list, |a, b| a["errortime"].as_str().cmp(&b["errortime"].as_str()));
     Ok(list)
@@ -251,7 +251,7 @@ async fn get_error(inner: &SyncInner, id: &str) -> Result<SyncError, JsValue> {
     if raw.is_undefined() {
         return Err(js_err(Error::new(crate::error::ErrorCode::RecordNotFound, format!("no sync error with id {id}"))));
     }
-    serde_json::from_value(from_js("sync error", raw)?)
+    SyncError::read(&from_js("sync error", raw)?)
         .map_err(|e| js_err(Error::new(crate::error::ErrorCode::InvalidJson, format!("sync error {id}: {e}"))))
 }
 
