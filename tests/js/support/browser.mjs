@@ -33,7 +33,9 @@ export function startStatic(root = ROOT) {
   return new Promise((resolve) => {
     server.listen(0, "127.0.0.1", () => {
       const { port } = server.address();
-      resolve({ url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(r)) });
+      // `server.close()` alone waits for sockets the browser opened ahead and never used (preconnect, keep-alive):
+      // close those too, or a test that closes its site stalls (bench/run.mjs met the same).
+      resolve({ url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => { server.close(r); server.closeAllConnections(); }) });
     });
   });
 }
