@@ -225,3 +225,24 @@ pub fn content_type(p: &Path) -> &'static str {
         _ => "application/octet-stream",
     }
 }
+
+#[cfg(test)]
+impl App {
+    /// An app over an in-memory database with the Field Service organisation seeded at scale 1 (unit tests).
+    pub fn seeded_for_tests() -> App {
+        let schema = crate::meta::ServerSchema::load();
+        let store = crate::store::Store::open(":memory:").expect("store");
+        let clock = crate::clock::Clock::default();
+        crate::seed::seed(&store, &schema.schema, 1, clock.now_ms()).expect("seed");
+        App {
+            schema,
+            store,
+            clock,
+            auth: crate::auth::Auth::new(),
+            faults: crate::faults::Faults::default(),
+            admin_enabled: false,
+            static_dir: None,
+            pkg_dir: None,
+        }
+    }
+}

@@ -296,20 +296,7 @@ mod tests {
     use crate::store::StoredRow;
 
     fn app() -> App {
-        let schema = crate::meta::ServerSchema::load();
-        let store = crate::store::Store::open(":memory:").expect("store");
-        let clock = crate::clock::Clock::default();
-        crate::seed::seed(&store, &schema.schema, 1, clock.now_ms()).expect("seed");
-        App {
-            schema,
-            store,
-            clock,
-            auth: crate::auth::Auth::new(),
-            faults: crate::faults::Faults::default(),
-            admin_enabled: false,
-            static_dir: None,
-            pkg_dir: None,
-        }
+        App::seeded_for_tests()
     }
 
     /// The rows written from the stored text are byte for byte the rows the map writer writes from the decoded

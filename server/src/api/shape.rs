@@ -461,20 +461,7 @@ mod tests {
     use crate::seed::users;
 
     fn app() -> App {
-        let schema = crate::meta::ServerSchema::load();
-        let store = crate::store::Store::open(":memory:").expect("store");
-        let clock = crate::clock::Clock::default();
-        crate::seed::seed(&store, &schema.schema, 1, clock.now_ms()).expect("seed");
-        App {
-            schema,
-            store,
-            clock,
-            auth: crate::auth::Auth::new(),
-            faults: crate::faults::Faults::default(),
-            admin_enabled: false,
-            static_dir: None,
-            pkg_dir: None,
-        }
+        App::seeded_for_tests()
     }
 
     /// The streaming writer of collection pages must give exactly the bytes of the shaped map: every seeded row of
