@@ -261,16 +261,7 @@ impl Db {
 
     fn collect(&self, sql: &str, args: Vec<Value>) -> DbResult<Vec<StoredRow>> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
-        let params: Vec<Box<dyn rusqlite::ToSql>> = args
-            .into_iter()
-            .map(|a| -> Box<dyn rusqlite::ToSql> {
-                match a {
-                    Value::Number(n) => Box::new(n.as_i64().unwrap_or(0)),
-                    Value::String(s) => Box::new(s),
-                    _ => Box::new(rusqlite::types::Null),
-                }
-            })
-            .collect();
+        let params = sql_params(args);
         let refs: Vec<&dyn rusqlite::ToSql> = params.iter().map(|b| b.as_ref()).collect();
         let rows = stmt
             .query_map(refs.as_slice(), |r| {
@@ -288,19 +279,7 @@ impl Db {
 
     /// Up to `limit` rows of a table visible under `access`, in id order, after `after`.
     pub fn scan(&self, tbl: &str, access: &Access, after: Option<&str>, limit: usize) -> DbResult<Vec<StoredRow>> {
-        let (acc, acc_args) = access.sql();
-        let mut args = vec![Value::from(tbl)];
-        let after_sql = match after {
-            Some(a) => {
-                args.push(Value::from(a));
-                " AND id > ?"
-            }
-            None => "",
-        };
-        args.extend(acc_args.into_iter().map(Value::from));
-        args.push(Value::from(limit.min(i64::MAX as usize) as i64));
-        let sql =
-            format!("SELECT id, data, version, owner, bu FROM rows WHERE tbl = ?{after_sql}{acc} ORDER BY id LIMIT ?");
+        let (sql, args) = scan_sql("id, data, version, owner, bu", tbl, access, after, limit);
         self.collect(&sql, args)
     }
 
@@ -312,22 +291,10 @@ impl Db {
         after: Option<&str>,
         limit: usize,
     ) -> DbResult<Vec<StoredText>> {
-        let (acc, acc_args) = access.sql();
-        let mut args: Vec<&dyn rusqlite::ToSql> = vec![&tbl];
-        let after_sql = match &after {
-            Some(a) => {
-                args.push(a);
-                " AND id > ?"
-            }
-            None => "",
-        };
-        for a in &acc_args {
-            args.push(a);
-        }
-        let limit = limit.min(i64::MAX as usize) as i64;
-        args.push(&limit);
-        let sql = format!("SELECT id, data, version FROM rows WHERE tbl = ?{after_sql}{acc} ORDER BY id LIMIT ?");
-        self.texts(&sql, &args, limit.clamp(0, 1024) as usize)
+        let (sql, args) = scan_sql("id, data, version", tbl, access, after, limit);
+        let params = sql_params(args);
+        let refs: Vec<&dyn rusqlite::ToSql> = params.iter().map(|b| b.as_ref()).collect();
+        self.texts(&sql, &refs, limit.min(1024))
     }
 
     /// As [`Db::get_many`], the data left as text (in no particular order).
@@ -375,25 +342,13 @@ impl Db {
         after: Option<&str>,
         limit: usize,
     ) -> DbResult<Vec<StoredText>> {
-        let (acc, acc_args) = access.sql();
-        let mut args: Vec<&dyn rusqlite::ToSql> = vec![&tbl];
-        let after_sql = match &after {
-            Some(a) => {
-                args.push(a);
-                " AND id > ?"
-            }
-            None => "",
-        };
-        for a in &acc_args {
-            args.push(a);
-        }
-        let limit = limit.min(i64::MAX as usize) as i64;
-        args.push(&limit);
-        let sql = format!("SELECT id, version FROM rows WHERE tbl = ?{after_sql}{acc} ORDER BY id LIMIT ?");
+        let (sql, args) = scan_sql("id, version", tbl, access, after, limit);
+        let params = sql_params(args);
+        let args: Vec<&dyn rusqlite::ToSql> = params.iter().map(|b| b.as_ref()).collect();
         let mut stmt = self.conn.prepare_cached(&sql).map_err(err)?;
         let mut rows = stmt.query(args.as_slice()).map_err(err)?;
         let key = Value::from(primary_id).to_string();
-        let mut out = Vec::with_capacity(limit.clamp(0, 1024) as usize);
+        let mut out = Vec::with_capacity(limit.min(1024));
         while let Some(r) = rows.next().map_err(err)? {
             let id: String = r.get(0).map_err(err)?;
             let text = format!("{{{key}:{}}}", Value::from(id.as_str()));
@@ -545,4 +500,34 @@ impl Db {
         }
         Ok(())
     }
+}
+
+/// An id-ordered scan of one table's rows visible under `access`, after `after`, at most `limit`:
+/// `SELECT <cols> FROM rows WHERE tbl = ? [AND id > ?]<access> ORDER BY id LIMIT ?` and its arguments.
+fn scan_sql(cols: &str, tbl: &str, access: &Access, after: Option<&str>, limit: usize) -> (String, Vec<Value>) {
+    let (acc, acc_args) = access.sql();
+    let mut args = vec![Value::from(tbl)];
+    let after_sql = match after {
+        Some(a) => {
+            args.push(Value::from(a));
+            " AND id > ?"
+        }
+        None => "",
+    };
+    args.extend(acc_args.into_iter().map(Value::from));
+    args.push(Value::from(limit.min(i64::MAX as usize) as i64));
+    (format!("SELECT {cols} FROM rows WHERE tbl = ?{after_sql}{acc} ORDER BY id LIMIT ?"), args)
+}
+
+/// Query arguments as SQLite values: integers, texts, anything else NULL.
+fn sql_params(args: Vec<Value>) -> Vec<Box<dyn rusqlite::ToSql>> {
+    args.into_iter()
+        .map(|a| -> Box<dyn rusqlite::ToSql> {
+            match a {
+                Value::Number(n) => Box::new(n.as_i64().unwrap_or(0)),
+                Value::String(s) => Box::new(s),
+                _ => Box::new(rusqlite::types::Null),
+            }
+        })
+        .collect()
 }
